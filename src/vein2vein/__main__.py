@@ -1,0 +1,3 @@
+from vein2vein.cli import main
+
+main()

@@ -1,0 +1,71 @@
+"""The REST API at /api/v1: one NinjaAPI, one router per domain app, errors as JSON with the field."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import django_auth
+
+from .core.api import router as core_router
+from .core.auth import TokenAuth
+from .core.errors import DomainError
+
+log = logging.getLogger("vein2vein.api")
+
+api = NinjaAPI(
+    title="vein2vein API",
+    version="1",
+    description="GMP platform for cell therapy manufacturing. Authenticate with the browser "
+    "session or `Authorization: Bearer <personal API token>` (`vein2vein token create USER`).",
+    auth=[TokenAuth(), django_auth],
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+
+
+def _field(loc: list[object] | tuple[object, ...]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "payload", "query", "path", "filters")]
+    return ".".join(parts) or None
+
+
+@api.exception_handler(DomainError)
+def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return api.create_response(request, exc.as_dict(), status=exc.status_code)
+
+
+@api.exception_handler(NinjaValidationError)
+def validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    first = exc.errors[0] if exc.errors else {}
+    field = _field(first.get("loc", ()))
+    message = first.get("msg", "invalid input")
+    detail = f"{field}: {message}" if field else message
+    return api.create_response(
+        request, {"detail": detail, "field": field, "errors": exc.errors}, status=422
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(
+        request,
+        {"detail": "authentication required: log in or send a valid API token", "field": None},
+        status=401,
+    )
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return api.create_response(request, {"detail": "not found", "field": None}, status=404)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc), "field": None}, status=exc.status_code)
+
+
+api.add_router("/", core_router)

@@ -1,0 +1,84 @@
+"""Django admin: read-only for every GMP record; changes go through the pages and services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from .models import ApiToken, AuditEvent, RoleAssignment, Signature, Site, User
+from .permissions import active_roles
+from .choices import Role
+
+ADMIN_VIEW_ROLES = {Role.ADMIN, Role.INSPECTOR, Role.QA_REVIEWER, Role.QA_APPROVER}
+
+
+class ReadOnlyAdminSite(admin.AdminSite):
+    site_header = "vein2vein (read-only records)"
+    site_title = "vein2vein"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(user.is_active and active_roles(user) & ADMIN_VIEW_ROLES)  # type: ignore[arg-type]
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """No add, change or delete here: the services are the only writers."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return admin.site.has_permission(request)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return admin.site.has_permission(request)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        return {}
+
+
+@admin.register(Site)
+class SiteAdmin(ReadOnlyAdmin):
+    list_display = ("code", "name", "kind", "time_zone", "fin", "is_active")
+    list_filter = ("kind", "is_active")
+    search_fields = ("code", "name", "fin")
+
+
+@admin.register(User)
+class UserAdmin(ReadOnlyAdmin):
+    list_display = ("username", "full_name", "email", "is_active", "last_login")
+    search_fields = ("username", "full_name", "email")
+    exclude = ("password",)
+
+
+@admin.register(RoleAssignment)
+class RoleAssignmentAdmin(ReadOnlyAdmin):
+    list_display = ("user", "site", "role", "granted_at", "revoked_at")
+    list_filter = ("role", "site")
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ("seq", "occurred_at", "actor_username", "action", "record_type", "record_id")
+    list_filter = ("action", "record_type")
+    search_fields = ("actor_username", "record_id", "reason")
+
+
+@admin.register(Signature)
+class SignatureAdmin(ReadOnlyAdmin):
+    list_display = ("signed_at", "signer_name", "meaning", "record_type", "record_id")
+    list_filter = ("meaning",)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
+    exclude = ("key_hash",)

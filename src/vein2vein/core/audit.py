@@ -1,0 +1,273 @@
+"""The audit trail: append hash-chained events, compute field-level changes, verify the chain.
+
+Only services call `append_event`, inside their own transaction, so a write and its audit
+event commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, models, transaction
+
+from vein2vein.standards.audit_chain import GENESIS_HASH, event_hash
+
+from .models import AuditEvent, User
+from .time import now
+
+# Any 64-bit constant: the PostgreSQL advisory lock that serialises appends to the chain.
+_CHAIN_LOCK_KEY = 0x7665696E32766569  # "vein2vei"
+
+SYSTEM_ACTOR = "system"
+
+
+def record_ref(record: models.Model | tuple[str, str]) -> tuple[str, str]:
+    """('app_label.model', 'pk') for a model instance, or the pair as given."""
+    if isinstance(record, tuple):
+        return record
+    return f"{record._meta.app_label}.{record._meta.model_name}", str(record.pk)
+
+
+def jsonable(value: Any) -> Any:
+    """A value as stored in `changes`: str, int, bool or None, so it hashes the same everywhere."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, models.Model):
+        return str(value.pk)
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value)
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    if isinstance(value, dt.date | dt.time | decimal.Decimal | uuid.UUID | float):
+        return str(value) if not isinstance(value, dt.date) else value.isoformat()
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    return str(value)
+
+
+def snapshot(instance: models.Model, fields: Iterable[str]) -> dict[str, Any]:
+    """The named fields of `instance` as JSON-able values (FKs by their id)."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        field = instance._meta.get_field(name)
+        attname = getattr(field, "attname", name)
+        out[name] = jsonable(getattr(instance, attname))
+    return out
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Field-level changes {'field': {'old': ..., 'new': ...}} for the fields that differ."""
+    return {
+        k: {"old": before.get(k), "new": after.get(k)}
+        for k in sorted(set(before) | set(after))
+        if before.get(k) != after.get(k)
+    }
+
+
+def created(after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: {"old": None, "new": v} for k, v in sorted(after.items())}
+
+
+def _lock_chain() -> None:
+    """Serialise appenders. SQLite is already serialised by BEGIN IMMEDIATE (settings)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+
+
+def append_event(
+    *,
+    actor: User | None,
+    action: str,
+    record: models.Model | tuple[str, str],
+    changes: Mapping[str, Any] | None = None,
+    reason: str = "",
+) -> AuditEvent:
+    """Append one event to the chain. Must run inside the caller's transaction."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("append_event must run inside transaction.atomic()")
+    record_type, record_id = record_ref(record)
+    _lock_chain()
+    last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
+    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    event = AuditEvent(
+        seq=seq,
+        occurred_at=now(),
+        actor=actor,
+        actor_username=actor.get_username() if actor is not None else SYSTEM_ACTOR,
+        action=action,
+        record_type=record_type,
+        record_id=record_id,
+        changes=jsonable_changes(changes or {}),
+        reason=reason,
+        prev_hash=prev_hash,
+    )
+    event.hash = event_hash(hashed_content(event))
+    event.save(force_insert=True)
+    return event
+
+
+def jsonable_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        str(k): {kk: jsonable(vv) for kk, vv in v.items()} if isinstance(v, Mapping) else jsonable(v)
+        for k, v in changes.items()
+    }
+
+
+def hashed_content(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "occurred_at": jsonable(event.occurred_at),
+        "actor_id": event.actor_id,
+        "actor_username": event.actor_username,
+        "action": event.action,
+        "record_type": event.record_type,
+        "record_id": event.record_id,
+        "changes": event.changes,
+        "reason": event.reason,
+        "prev_hash": event.prev_hash,
+    }
+
+
+def record_blocked_attempt(
+    *,
+    actor: User | None,
+    action: str,
+    record: models.Model | tuple[str, str],
+    reason: str,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Record a refused attempt (an interlock), in its own transaction, after the rollback."""
+    with transaction.atomic():
+        return append_event(
+            actor=actor,
+            action=f"{action}.blocked",
+            record=record,
+            changes={"blocked": {"old": None, "new": reason}, **(details or {})},
+            reason=reason,
+        )
+
+
+# --- verification -------------------------------------------------------------------------
+
+_VERIFY_FIELDS = (
+    "seq",
+    "occurred_at",
+    "actor_id",
+    "actor_username",
+    "action",
+    "record_type",
+    "record_id",
+    "changes",
+    "reason",
+    "prev_hash",
+    "hash",
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    seq: int
+    kind: str  # edited | deleted | inserted | reordered
+    detail: str
+
+    def __str__(self) -> str:
+        return f"event #{self.seq} {self.kind}: {self.detail}"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    count: int
+    head_hash: str
+    problem: Problem | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def _rows(chunk_size: int) -> Iterator[dict[str, Any]]:
+    qs = AuditEvent.objects.order_by("seq").values(*_VERIFY_FIELDS)
+    yield from qs.iterator(chunk_size=chunk_size)
+
+
+def _content(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "occurred_at": jsonable(row["occurred_at"]),
+        "actor_id": row["actor_id"],
+        "actor_username": row["actor_username"],
+        "action": row["action"],
+        "record_type": row["record_type"],
+        "record_id": row["record_id"],
+        "changes": row["changes"],
+        "reason": row["reason"],
+        "prev_hash": row["prev_hash"],
+    }
+
+
+def _seq_of_hash(value: str) -> int | None:
+    return AuditEvent.objects.filter(hash=value).values_list("seq", flat=True).first()
+
+
+def _classify(
+    prev: Mapping[str, Any] | None,
+    before_prev_hash: str | None,
+    row: Mapping[str, Any],
+    nxt: Mapping[str, Any] | None,
+) -> Problem | None:
+    """Why `row` does not follow `prev`, or None. Only called on each event once; cheap."""
+    expected_prev = prev["hash"] if prev else GENESIS_HASH
+    expected_seq = prev["seq"] + 1 if prev else 1
+    links = row["prev_hash"] == expected_prev
+    content_ok = event_hash(_content(row)) == row["hash"]
+    if links and content_ok and row["seq"] == expected_seq:
+        return None
+    seq = row["seq"]
+    # A later event's hash is what this one links to: two events changed places.
+    if not links:
+        linked = _seq_of_hash(row["prev_hash"])
+        if linked is not None and linked > seq:
+            return Problem(seq, "reordered", f"links to event #{linked}, which comes after it")
+    # The next event links straight over this one: it was put in afterwards.
+    if nxt is not None and nxt["prev_hash"] == expected_prev and nxt["prev_hash"] != row["hash"]:
+        return Problem(seq, "inserted", "the next event links past it to the one before")
+    if not content_ok:
+        return Problem(seq, "edited", "its content no longer matches its hash")
+    if not links:
+        if prev is not None and before_prev_hash is not None and row["prev_hash"] == before_prev_hash:
+            return Problem(
+                prev["seq"], "inserted", f"event #{seq} links past it to the one before"
+            )
+        linked = _seq_of_hash(row["prev_hash"])
+        if linked is None:
+            missing = f"#{expected_seq}" if seq == expected_seq + 1 else "before it"
+            return Problem(seq, "deleted", f"the event it links to ({missing}) is gone")
+        return Problem(seq, "reordered", f"links to event #{linked}, not to #{expected_seq - 1}")
+    if row["seq"] > expected_seq:
+        return Problem(
+            seq, "deleted", f"sequence jumps from #{expected_seq - 1}; #{expected_seq} is gone"
+        )
+    return Problem(seq, "reordered", f"numbered #{seq} where #{expected_seq} was expected")
+
+
+def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
+    """Walk the whole chain in seq order in constant memory; stop at the first bad event."""
+    prev: dict[str, Any] | None = None
+    before_prev_hash: str | None = None
+    count = 0
+    rows = _rows(chunk_size)
+    row = next(rows, None)
+    while row is not None:
+        nxt = next(rows, None)
+        problem = _classify(prev, before_prev_hash, row, nxt)
+        if problem is not None:
+            return VerifyResult(count, prev["hash"] if prev else GENESIS_HASH, problem)
+        before_prev_hash = prev["hash"] if prev else GENESIS_HASH
+        prev, row = row, nxt
+        count += 1
+    return VerifyResult(count, prev["hash"] if prev else GENESIS_HASH, None)

@@ -1,0 +1,45 @@
+"""Kinds and statuses of core records."""
+
+from django.db import models
+
+
+class SiteKind(models.TextChoices):
+    MANUFACTURING = "manufacturing", "Manufacturing facility"
+    CLINICAL = "clinical", "Clinical site"
+    APHERESIS = "apheresis", "Apheresis center"
+    QC_LAB = "qc_lab", "QC laboratory"
+    DEPOT = "depot", "Depot"
+
+
+class Role(models.TextChoices):
+    OPERATOR = "operator", "Operator"
+    VERIFIER = "verifier", "Verifier"
+    SUPERVISOR = "supervisor", "Supervisor"
+    QC_ANALYST = "qc_analyst", "QC analyst"
+    QA_REVIEWER = "qa_reviewer", "QA reviewer"
+    QA_APPROVER = "qa_approver", "QA approver"
+    LOGISTICS = "logistics", "Logistics coordinator"
+    CLINICAL_SITE = "clinical_site", "Clinical site"
+    INSPECTOR = "inspector", "Inspector (read-only)"
+    ADMIN = "admin", "Administrator"
+
+
+class SignatureMeaning(models.TextChoices):
+    PERFORMED = "performed", "Performed"
+    VERIFIED = "verified", "Verified"
+    REVIEWED = "reviewed", "Reviewed"
+    APPROVED = "approved", "Approved"
+    RELEASED = "released", "Released"
+    REJECTED = "rejected", "Rejected"
+
+
+# Meanings that need a second person: never the one who performed the work.
+SECOND_PERSON_MEANINGS = frozenset(
+    {
+        SignatureMeaning.VERIFIED,
+        SignatureMeaning.REVIEWED,
+        SignatureMeaning.APPROVED,
+        SignatureMeaning.RELEASED,
+        SignatureMeaning.REJECTED,
+    }
+)

@@ -1,0 +1,96 @@
+"""Forms parse and show input; the services decide. A DomainError lands on the named field."""
+
+from __future__ import annotations
+
+from django import forms
+
+from .choices import Role, SignatureMeaning, SiteKind
+from .errors import DomainError
+
+
+def attach_error(form: forms.Form, exc: DomainError) -> None:
+    field = exc.field if exc.field in form.fields else None
+    form.add_error(field, exc.message)
+
+
+class SiteForm(forms.Form):
+    code = forms.CharField(max_length=20)
+    name = forms.CharField(max_length=200)
+    kind = forms.ChoiceField(choices=SiteKind.choices)
+    time_zone = forms.CharField(max_length=64, help_text="IANA zone, e.g. Europe/Madrid")
+    fin = forms.CharField(max_length=5, required=False, label="ISBT 128 FIN")
+    address = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class SiteEditForm(SiteForm):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="Why the correction is made"
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["code"].disabled = True
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class UserForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    full_name = forms.CharField(max_length=150, help_text="Printed name on signatures")
+    email = forms.EmailField(required=False)
+    password = forms.CharField(
+        widget=forms.PasswordInput, help_text="Initial password; changed at first login"
+    )
+
+
+class GrantForm(forms.Form):
+    site = forms.ModelChoiceField(queryset=None)  # type: ignore[arg-type]
+    role = forms.ChoiceField(choices=Role.choices)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        from .selectors import sites
+
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["site"].queryset = sites(include_inactive=False)  # type: ignore[attr-defined]
+
+
+class SignForm(forms.Form):
+    record_type = forms.CharField(widget=forms.HiddenInput)
+    record_id = forms.CharField(widget=forms.HiddenInput)
+    meaning = forms.ChoiceField(choices=SignatureMeaning.choices)
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="Re-enter your password to sign",
+    )
+    reason = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Comment (optional)"
+    )
+
+
+class PasswordChangeForm(forms.Form):
+    old_password = forms.CharField(widget=forms.PasswordInput, label="Current password")
+    new_password = forms.CharField(widget=forms.PasswordInput, label="New password")
+    new_password_again = forms.CharField(widget=forms.PasswordInput, label="New password again")
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("new_password") != data.get("new_password_again"):
+            self.add_error("new_password_again", "the two new passwords differ")
+        return data
+
+
+class AuditFilterForm(forms.Form):
+    record_type = forms.CharField(required=False)
+    record_id = forms.CharField(required=False)
+    actor = forms.CharField(required=False, label="User")
+    action = forms.CharField(required=False)
+    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Until (inclusive)"
+    )
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What will use it, e.g. 'LIMS bridge'")

@@ -1,0 +1,54 @@
+"""Per-request context: the user's current site, shown in its own time zone."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+
+from .selectors import current_site_for
+
+SESSION_SITE_KEY = "vein2vein_site_id"
+
+
+class CurrentSiteMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        site = None
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            site = current_site_for(user, request.session.get(SESSION_SITE_KEY))
+        request.site = site  # type: ignore[attr-defined]
+        if site is not None:
+            timezone.activate(ZoneInfo(site.time_zone))
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+class PasswordChangeRequiredMiddleware:
+    """A user whose password was set by someone else chooses their own before anything else."""
+
+    ALLOWED_PREFIXES = ("/accounts/", "/static/", "/api/", "/health/")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if (
+            user is not None
+            and user.is_authenticated
+            and getattr(user, "must_change_password", False)
+            and not request.path.startswith(self.ALLOWED_PREFIXES)
+        ):
+            return redirect("core:password_change")
+        return self.get_response(request)

@@ -1,0 +1,76 @@
+"""What each role may do. Services call `require`; views and the API only mirror it.
+
+Roles are held at a site (RoleAssignment). A check for a site asks for a role held at that
+site; a check without a site (organisation-wide master data) asks for the role anywhere.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from .choices import Role, SignatureMeaning
+from .errors import PermissionRefused
+
+if TYPE_CHECKING:
+    from .models import Site, User
+
+
+class Perm(StrEnum):
+    SITE_MANAGE = "core.site.manage"
+    USER_MANAGE = "core.user.manage"
+    AUDIT_VIEW = "core.audit.view"
+    RECORD_VIEW = "core.record.view"
+
+
+ALL_ROLES = frozenset(Role)
+GMP_ROLES = ALL_ROLES - {Role.ADMIN, Role.INSPECTOR}
+
+ROLE_PERMISSIONS: dict[Perm, frozenset[Role]] = {
+    # Administrators manage users and sites and enter no GMP data.
+    Perm.SITE_MANAGE: frozenset({Role.ADMIN}),
+    Perm.USER_MANAGE: frozenset({Role.ADMIN}),
+    # Everyone with a role reads; the inspector reads everything and writes nothing.
+    Perm.AUDIT_VIEW: ALL_ROLES,
+    Perm.RECORD_VIEW: ALL_ROLES,
+}
+
+# Which roles may sign with which meaning. Admin and inspector sign nothing.
+SIGNING_ROLES: dict[SignatureMeaning, frozenset[Role]] = {
+    SignatureMeaning.PERFORMED: frozenset(
+        {Role.OPERATOR, Role.SUPERVISOR, Role.QC_ANALYST, Role.LOGISTICS, Role.CLINICAL_SITE}
+    ),
+    SignatureMeaning.VERIFIED: frozenset({Role.VERIFIER, Role.SUPERVISOR, Role.QC_ANALYST}),
+    SignatureMeaning.REVIEWED: frozenset(
+        {Role.QA_REVIEWER, Role.QA_APPROVER, Role.SUPERVISOR, Role.QC_ANALYST}
+    ),
+    SignatureMeaning.APPROVED: frozenset({Role.QA_APPROVER, Role.SUPERVISOR}),
+    SignatureMeaning.RELEASED: frozenset({Role.QA_APPROVER}),
+    SignatureMeaning.REJECTED: frozenset({Role.QA_APPROVER}),
+}
+
+
+def active_roles(user: User, site: Site | None = None) -> set[Role]:
+    """The roles `user` holds now, at `site` or (site=None) anywhere."""
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    qs = user.role_assignments.filter(revoked_at__isnull=True, site__is_active=True)
+    if site is not None:
+        qs = qs.filter(site=site)
+    return {Role(r) for r in qs.values_list("role", flat=True)}
+
+
+def has_perm(user: User, perm: Perm, site: Site | None = None) -> bool:
+    return bool(active_roles(user, site) & ROLE_PERMISSIONS[perm])
+
+
+def require(user: User | None, perm: Perm, site: Site | None = None) -> None:
+    """Refuse unless `user` holds a role granting `perm` (at `site`, when given)."""
+    if user is None or not has_perm(user, perm, site):
+        where = f" at {site.code}" if site is not None else ""
+        allowed = ", ".join(sorted(ROLE_PERMISSIONS[perm]))
+        raise PermissionRefused(f"{perm} needs one of these roles{where}: {allowed}")
+
+
+def can_sign(user: User, meaning: SignatureMeaning, site: Site | None = None) -> bool:
+    return bool(active_roles(user, site) & SIGNING_ROLES[meaning])

@@ -1,0 +1,144 @@
+"""API schemas (pydantic v2 through ninja). Shapes only: rules live in the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ninja import Field, Schema
+
+
+class ErrorOut(Schema):
+    detail: str
+    field: str | None = None
+
+
+class SiteIn(Schema):
+    code: str = Field(..., max_length=20, examples=["MFG-BCN"])
+    name: str = Field(..., max_length=200)
+    kind: str = Field(..., examples=["manufacturing"])
+    time_zone: str = Field(..., max_length=64, examples=["Europe/Madrid"])
+    fin: str = Field("", max_length=5, examples=["A9999"])
+    address: str = Field("", max_length=1000)
+
+
+class SitePatch(Schema):
+    reason: str = Field(..., max_length=2000, description="Why the correction is made")
+    name: str | None = Field(None, max_length=200)
+    kind: str | None = None
+    time_zone: str | None = Field(None, max_length=64)
+    fin: str | None = Field(None, max_length=5)
+    address: str | None = Field(None, max_length=1000)
+
+
+class ReasonIn(Schema):
+    reason: str = Field(..., max_length=2000)
+
+
+class SiteOut(Schema):
+    id: int
+    code: str
+    name: str
+    kind: str
+    time_zone: str
+    fin: str
+    address: str
+    is_active: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class AuditEventOut(Schema):
+    seq: int
+    occurred_at: dt.datetime
+    actor_username: str
+    action: str
+    record_type: str
+    record_id: str
+    changes: dict[str, Any]
+    reason: str
+    prev_hash: str
+    hash: str
+
+
+class VerifyOut(Schema):
+    ok: bool
+    count: int
+    head_hash: str
+    first_bad_seq: int | None = None
+    problem: str | None = None
+    detail: str | None = None
+
+
+class SignIn(Schema):
+    record_type: str = Field(..., max_length=100, examples=["core.site"])
+    record_id: str = Field(..., max_length=64)
+    meaning: str = Field(..., examples=["reviewed"])
+    password: str = Field(..., max_length=256)
+    reason: str = Field("", max_length=2000)
+
+
+class SignatureOut(Schema):
+    id: int
+    record_type: str
+    record_id: str
+    meaning: str
+    signer_username: str
+    printed_name: str
+    signed_at: dt.datetime
+    signed_at_display: str
+    time_zone: str
+    content_hash: str
+    valid: bool
+    manifestation: str
+
+
+class RoleOut(Schema):
+    id: int
+    site: str
+    role: str
+    granted_at: dt.datetime
+
+
+class MeOut(Schema):
+    id: int
+    username: str
+    full_name: str
+    roles: list[RoleOut]
+
+
+class UserIn(Schema):
+    username: str = Field(..., max_length=150)
+    full_name: str = Field(..., max_length=150)
+    email: str = Field("", max_length=254)
+    password: str = Field(..., max_length=256)
+
+
+class UserOut(Schema):
+    id: int
+    username: str
+    full_name: str
+    email: str
+    is_active: bool
+    roles: list[RoleOut]
+
+
+class GrantIn(Schema):
+    site_id: int
+    role: str
+
+
+class TokenIn(Schema):
+    name: str = Field(..., max_length=100)
+
+
+class TokenOut(Schema):
+    prefix: str
+    name: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class TokenCreatedOut(TokenOut):
+    token: str = Field(..., description="Shown once; only its SHA-256 is stored")

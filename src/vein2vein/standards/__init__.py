@@ -1,0 +1,1 @@
+"""Pure-Python standards encodings and calculations: no Django import allowed here."""

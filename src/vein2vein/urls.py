@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from .api import api
+
+urlpatterns = [
+    path("", include("vein2vein.web.urls")),
+    path("", include("vein2vein.core.urls")),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+]

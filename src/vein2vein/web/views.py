@@ -1,0 +1,35 @@
+"""The dashboard and the placeholder pages of areas not built yet."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from vein2vein.core import selectors
+
+from .navigation import AREAS, AREAS_BY_SLUG
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    recent = selectors.audit_events(actor=request.user.get_username())[:10]
+    return render(
+        request,
+        "web/dashboard.html",
+        {"areas": [a for a in AREAS if a.slug != "dashboard"], "recent_events": recent},
+    )
+
+
+@login_required
+def area(request: HttpRequest, slug: str) -> HttpResponse:
+    found = AREAS_BY_SLUG.get(slug)
+    if found is None:
+        raise Http404("no such area")
+    return render(request, "web/area_not_built.html", {"area": found})
+
+
+def health(request: HttpRequest) -> HttpResponse:
+    """Liveness for load balancers: answers without touching the audit chain."""
+    return HttpResponse("ok", content_type="text/plain")
+
