@@ -1,0 +1,77 @@
+"""Shared fixtures. Factories write set-up rows directly; the code under test uses services."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+
+from vein2vein.core.choices import Role
+from vein2vein.core.models import Site, User
+
+PASSWORD = "Correct-horse-42!"
+
+IN_CI = os.environ.get("CI") == "true"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Argon2 is the production hasher (tests/core/test_settings.py proves it); MD5 keeps the
+    # suite fast where a test only needs *a* password.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        *settings.PASSWORD_HASHERS,
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path, settings):  # type: ignore[no-untyped-def]
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+
+
+@pytest.fixture
+def make_site(db):  # type: ignore[no-untyped-def]
+    from tests.core.factories import SiteFactory
+
+    return SiteFactory
+
+
+@pytest.fixture
+def site(db) -> Site:  # type: ignore[no-untyped-def]
+    from tests.core.factories import SiteFactory
+
+    return SiteFactory(code="MFG-TEST", kind="manufacturing", time_zone="Europe/Madrid")
+
+
+@pytest.fixture
+def make_user(db, site):  # type: ignore[no-untyped-def]
+    """make_user(role, site=None, **fields) -> a user holding `role` at `site`."""
+    from tests.core.factories import UserFactory, grant
+
+    def make(role: Role | str | None = None, at: Site | None = None, **fields: object) -> User:
+        user = UserFactory(**fields)
+        if role is not None:
+            grant(user, role, at or site)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user) -> User:  # type: ignore[no-untyped-def]
+    return make_user(Role.ADMIN, username="admin1")
+
+
+@pytest.fixture
+def operator(make_user) -> User:  # type: ignore[no-untyped-def]
+    return make_user(Role.OPERATOR, username="operator1", full_name="Olivia Operator")
+
+
+@pytest.fixture
+def qa_reviewer(make_user) -> User:  # type: ignore[no-untyped-def]
+    return make_user(Role.QA_REVIEWER, username="qa1", full_name="Rita Reviewer")
+
+
+@pytest.fixture
+def inspector(make_user) -> User:  # type: ignore[no-untyped-def]
+    return make_user(Role.INSPECTOR, username="inspector1")
