@@ -1,4 +1,4 @@
-"""The REST API at /api/v1: one NinjaAPI, one router per domain app, errors as JSON with the field."""
+"""The REST API at /api/v1: one NinjaAPI, a router per domain app, JSON errors naming the field."""
 
 from __future__ import annotations
 

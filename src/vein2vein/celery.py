@@ -1,4 +1,4 @@
-"""Celery app: eager in-process without a broker, Redis or RabbitMQ when CELERY_BROKER_URL is set."""
+"""Celery app: eager in-process without a broker; Redis or RabbitMQ via CELERY_BROKER_URL."""
 
 import os
 

@@ -130,8 +130,10 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 
-# Lockout: the account (not the IP) is locked after 5 failed logins or signatures.
-AXES_FAILURE_LIMIT = int(os.environ.get("VEIN2VEIN_LOCKOUT_FAILURES", "5"))
+# Lockout: 5 wrong passwords (logins and signatures together) are answered "incorrect"; the
+# 6th locks the account (not the IP) until an administrator unlocks it.
+LOCKOUT_TOLERATED_FAILURES = int(os.environ.get("VEIN2VEIN_LOCKOUT_FAILURES", "5"))
+AXES_FAILURE_LIMIT = LOCKOUT_TOLERATED_FAILURES + 1
 AXES_LOCKOUT_PARAMETERS = ["username"]
 AXES_COOLOFF_TIME = None  # stays locked until an administrator unlocks it
 AXES_RESET_ON_SUCCESS = True
@@ -172,6 +174,7 @@ USE_I18N = False
 # --- static files, served locally (sites are air-gapped) ------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -7,9 +7,9 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from .choices import Role
 from .models import ApiToken, AuditEvent, RoleAssignment, Signature, Site, User
 from .permissions import active_roles
-from .choices import Role
 
 ADMIN_VIEW_ROLES = {Role.ADMIN, Role.INSPECTOR, Role.QA_REVIEWER, Role.QA_APPROVER}
 

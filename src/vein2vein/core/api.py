@@ -205,9 +205,7 @@ def grant_role(request: HttpRequest, user_id: int, payload: GrantIn) -> tuple[in
     return 201, RoleOut(id=a.pk, site=a.site.code, role=a.role, granted_at=a.granted_at)
 
 
-@router.post(
-    "/roles/{assignment_id}/revoke", response={200: RoleOut, **ERRORS}, tags=["users"]
-)
+@router.post("/roles/{assignment_id}/revoke", response={200: RoleOut, **ERRORS}, tags=["users"])
 def revoke_role(request: HttpRequest, assignment_id: int, payload: ReasonIn) -> RoleOut:
     a = services.revoke_role(
         actor=_user(request), assignment_id=assignment_id, reason=payload.reason

@@ -115,7 +115,9 @@ def append_event(
 
 def jsonable_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        str(k): {kk: jsonable(vv) for kk, vv in v.items()} if isinstance(v, Mapping) else jsonable(v)
+        str(k): {kk: jsonable(vv) for kk, vv in v.items()}
+        if isinstance(v, Mapping)
+        else jsonable(v)
         for k, v in changes.items()
     }
 
@@ -239,10 +241,12 @@ def _classify(
     if not content_ok:
         return Problem(seq, "edited", "its content no longer matches its hash")
     if not links:
-        if prev is not None and before_prev_hash is not None and row["prev_hash"] == before_prev_hash:
-            return Problem(
-                prev["seq"], "inserted", f"event #{seq} links past it to the one before"
-            )
+        if (
+            prev is not None
+            and before_prev_hash is not None
+            and row["prev_hash"] == before_prev_hash
+        ):
+            return Problem(prev["seq"], "inserted", f"event #{seq} links past it to the one before")
         linked = _seq_of_hash(row["prev_hash"])
         if linked is None:
             missing = f"#{expected_seq}" if seq == expected_seq + 1 else "before it"

@@ -31,16 +31,28 @@ class DemoUser:
 
 SITES = (
     DemoSite(
-        "MFG-PHL", "vein2vein Cell Therapy Manufacturing", SiteKind.MANUFACTURING,
-        "America/New_York", "B2345", "3600 Civic Center Blvd, Philadelphia PA",
+        "MFG-PHL",
+        "vein2vein Cell Therapy Manufacturing",
+        SiteKind.MANUFACTURING,
+        "America/New_York",
+        "B2345",
+        "3600 Civic Center Blvd, Philadelphia PA",
     ),
     DemoSite(
-        "CLIN-CHI", "Lakeshore University Hospital, Cellular Therapy Unit", SiteKind.CLINICAL,
-        "America/Chicago", "C3456", "1 Lakeshore Dr, Chicago IL",
+        "CLIN-CHI",
+        "Lakeshore University Hospital, Cellular Therapy Unit",
+        SiteKind.CLINICAL,
+        "America/Chicago",
+        "C3456",
+        "1 Lakeshore Dr, Chicago IL",
     ),
     DemoSite(
-        "APH-CHI", "Lakeshore Apheresis Center", SiteKind.APHERESIS,
-        "America/Chicago", "D4567", "5 Lakeshore Dr, Chicago IL",
+        "APH-CHI",
+        "Lakeshore Apheresis Center",
+        SiteKind.APHERESIS,
+        "America/Chicago",
+        "D4567",
+        "5 Lakeshore Dr, Chicago IL",
     ),
 )
 
@@ -85,9 +97,15 @@ def load_demo() -> list[tuple[str, str, str, str]]:
     admin = User.objects.filter(username=ADMIN.username).first()
     if admin is None:
         _, admin = services.bootstrap_installation(
-            site_code=first.code, site_name=first.name, site_kind=first.kind,
-            time_zone=first.time_zone, fin=first.fin, address=first.address,
-            username=ADMIN.username, full_name=ADMIN.full_name, password=DEMO_PASSWORD,
+            site_code=first.code,
+            site_name=first.name,
+            site_kind=first.kind,
+            time_zone=first.time_zone,
+            fin=first.fin,
+            address=first.address,
+            username=ADMIN.username,
+            full_name=ADMIN.full_name,
+            password=DEMO_PASSWORD,
             must_change_password=False,
         )
     sites: dict[str, Site] = {}
@@ -95,8 +113,13 @@ def load_demo() -> list[tuple[str, str, str, str]]:
         site = Site.objects.filter(code=spec.code).first()
         if site is None:
             site = services.create_site(
-                actor=admin, code=spec.code, name=spec.name, kind=spec.kind,
-                time_zone=spec.time_zone, fin=spec.fin, address=spec.address,
+                actor=admin,
+                code=spec.code,
+                name=spec.name,
+                kind=spec.kind,
+                time_zone=spec.time_zone,
+                fin=spec.fin,
+                address=spec.address,
             )
         sites[spec.code] = site
     users = {u.username: _ensure_user(admin, u, sites) for u in USERS}
@@ -104,7 +127,10 @@ def load_demo() -> list[tuple[str, str, str, str]]:
     mfg_site = sites[first.code]
     if not Signature.objects.filter(record_type="core.site", record_id=str(mfg_site.pk)).exists():
         services.sign_record(
-            actor=users["qa"], record=mfg_site, meaning="reviewed", password=DEMO_PASSWORD,
+            actor=users["qa"],
+            record=mfg_site,
+            meaning="reviewed",
+            password=DEMO_PASSWORD,
             reason="Site master data reviewed at go-live",
         )
     return [(ADMIN.username, DEMO_PASSWORD, ADMIN.role.label, ADMIN.site)] + [

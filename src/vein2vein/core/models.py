@@ -36,9 +36,7 @@ class Site(models.Model):
         ordering = ["code"]
         constraints = [
             models.UniqueConstraint(fields=["fin"], condition=~Q(fin=""), name="site_fin_unique"),
-            models.CheckConstraint(
-                condition=Q(kind__in=SiteKind.values), name="site_kind_valid"
-            ),
+            models.CheckConstraint(condition=Q(kind__in=SiteKind.values), name="site_kind_valid"),
         ]
 
     def __str__(self) -> str:

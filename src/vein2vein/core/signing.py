@@ -42,8 +42,12 @@ def resolve_record(record_type: str, record_id: str) -> models.Model:
     try:
         model = apps.get_model(record_type)
     except (LookupError, ValueError) as exc:
-        raise ValidationFailed(f"record_type {record_type!r} is not a known record", field="record_type") from exc
-    obj = model._default_manager.filter(pk=record_id).first() if str(record_id).isdigit() else None
+        raise ValidationFailed(
+            f"record_type {record_type!r} is not a known record", field="record_type"
+        ) from exc
+    obj: models.Model | None = (
+        model._default_manager.filter(pk=record_id).first() if str(record_id).isdigit() else None
+    )
     if obj is None:
         raise NotFound(f"{record_type} {record_id} does not exist", field="record_id")
     return obj

@@ -1,4 +1,4 @@
-"""Core pages: sites, users, audit trail, sign dialog, my tokens, password. Thin: forms + services."""
+"""Core pages: sites, users, audit trail, sign dialog, tokens, password. Thin: forms + services."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
-from django_htmx.http import retarget
+from django_htmx.http import reswap, retarget
 
 from . import selectors, services
 from .audit import verify_chain
@@ -121,7 +121,9 @@ def site_edit(request: HttpRequest, site_id: int) -> HttpResponse:
             messages.success(request, f"Site {site.code} corrected.")
             return redirect("core:site_detail", site_id=site.pk)
     return render(
-        request, "core/site_form.html", {"form": form, "title": f"Correct {site.code}", "site": site}
+        request,
+        "core/site_form.html",
+        {"form": form, "title": f"Correct {site.code}", "site": site},
     )
 
 
@@ -140,7 +142,9 @@ def site_toggle_active(request: HttpRequest, site_id: int) -> HttpResponse:
             return redirect("core:site_detail", site_id=site.pk)
     verb = "Reactivate" if not site.is_active else "Deactivate"
     return render(
-        request, "core/reason_form.html", {"form": form, "title": f"{verb} {site.code}", "site": site}
+        request,
+        "core/reason_form.html",
+        {"form": form, "title": f"{verb} {site.code}", "site": site},
     )
 
 
@@ -211,7 +215,9 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
             "assignments": person.role_assignments.select_related("site", "granted_by"),
             "can_manage": can_manage,
             "grant_form": grant_form,
-            "events": selectors.audit_events(record_type="core.user", record_id=str(person.pk))[:50],
+            "events": selectors.audit_events(record_type="core.user", record_id=str(person.pk))[
+                :50
+            ],
         },
     )
 
@@ -224,15 +230,15 @@ def role_revoke(request: HttpRequest, assignment_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.revoke_role(
-                actor=_user(request), assignment_id=assignment.pk, reason=form.cleaned_data["reason"]
+                actor=_user(request),
+                assignment_id=assignment.pk,
+                reason=form.cleaned_data["reason"],
             )
         except DomainError as exc:
             attach_error(form, exc)
         else:
             return redirect("core:user_detail", user_id=assignment.user_id)
-    return render(
-        request, "core/reason_form.html", {"form": form, "title": f"Revoke {assignment}"}
-    )
+    return render(request, "core/reason_form.html", {"form": form, "title": f"Revoke {assignment}"})
 
 
 # --- audit trail ----------------------------------------------------------------------------
@@ -290,7 +296,9 @@ def sign(request: HttpRequest) -> HttpResponse:
     try:
         record = resolve_record(source.get("record_type", ""), source.get("record_id", ""))
     except DomainError as exc:
-        return render(request, "core/forbidden.html", {"message": exc.message}, status=exc.status_code)
+        return render(
+            request, "core/forbidden.html", {"message": exc.message}, status=exc.status_code
+        )
     next_url = _back(request, "/")
     if request.method == "POST" and form.is_valid():
         try:
@@ -316,9 +324,10 @@ def sign(request: HttpRequest) -> HttpResponse:
         status=200 if request.method == "GET" or not form.errors else 400,
     )
     if request.htmx and request.method == "POST":  # type: ignore[attr-defined]
-        # Errors stay in the dialog; htmx swaps 4xx responses only when told where.
+        # Errors stay in the dialog; htmx swaps 4xx responses only when told where. Swap the
+        # slot's content (the form's own hx-swap is outerHTML, which would replace the slot).
         response.status_code = 200
-        response = retarget(response, "#sign-dialog-slot")
+        response = reswap(retarget(response, "#sign-dialog-slot"), "innerHTML")
     return response
 
 
@@ -347,7 +356,9 @@ def my_tokens(request: HttpRequest) -> HttpResponse:
 def my_token_revoke(request: HttpRequest, prefix: str) -> HttpResponse:
     try:
         services.revoke_api_token(
-            actor=_user(request), prefix=prefix, reason=request.POST.get("reason") or "revoked by its user"
+            actor=_user(request),
+            prefix=prefix,
+            reason=request.POST.get("reason") or "revoked by its user",
         )
     except DomainError as exc:
         messages.error(request, exc.message)

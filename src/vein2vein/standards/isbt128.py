@@ -12,7 +12,7 @@ _FIN_MIDDLE = set(_LETTERS_NO_O + string.digits)
 def fin_problem(fin: str) -> str | None:
     """Why `fin` is not a valid Facility Identification Number, or None when it is.
 
-    A FIN is five characters αpppp: α is A-N, P-Z or 1-9; the next two are A-N, P-Z or
+    A FIN is five characters: the first is A-N, P-Z or 1-9; the next two are A-N, P-Z or
     0-9; the last two are digits.
     """
     if len(fin) != 5:

@@ -32,4 +32,3 @@ def area(request: HttpRequest, slug: str) -> HttpResponse:
 def health(request: HttpRequest) -> HttpResponse:
     """Liveness for load balancers: answers without touching the audit chain."""
     return HttpResponse("ok", content_type="text/plain")
-

@@ -27,8 +27,14 @@ def bootstrap_installation(
 ) -> tuple[Site, User]:
     """Only on an installation with no administrator yet; recorded with the 'system' actor."""
     values = site_services._clean(
-        {"code": site_code, "name": site_name, "kind": site_kind, "time_zone": time_zone,
-         "fin": fin, "address": address}
+        {
+            "code": site_code,
+            "name": site_name,
+            "kind": site_kind,
+            "time_zone": time_zone,
+            "fin": fin,
+            "address": address,
+        }
     )
     with transaction.atomic():
         if RoleAssignment.objects.filter(role=Role.ADMIN, revoked_at__isnull=True).exists():

@@ -12,7 +12,13 @@ from ..choices import SECOND_PERSON_MEANINGS, SignatureMeaning
 from ..errors import PermissionRefused, SignatureRefused, ValidationFailed
 from ..models import Signature, User
 from ..permissions import SIGNING_ROLES, can_sign
-from ..signing import performer_of, record_content_hash, record_site, record_zone, require_second_person
+from ..signing import (
+    performer_of,
+    record_content_hash,
+    record_site,
+    record_zone,
+    require_second_person,
+)
 from ..time import now
 from . import _validate
 
@@ -32,7 +38,9 @@ def check_password_for_signing(user: User, password: str, request: HttpRequest |
     req = request if request is not None else _console_request()
     credentials = {"username": user.get_username()}
     if AxesProxyHandler.is_locked(req, credentials):
-        raise SignatureRefused("the account is locked after repeated failures; ask an administrator")
+        raise SignatureRefused(
+            "the account is locked after repeated failures; ask an administrator"
+        )
     if not isinstance(password, str) or not password:
         raise ValidationFailed("password is required to sign", field="password")
     authenticated = authenticate(req, username=user.get_username(), password=password)
@@ -65,7 +73,9 @@ def sign_record(
     if not can_sign(actor, sig_meaning, site):
         where = f" at {site.code}" if site else ""
         allowed = ", ".join(sorted(SIGNING_ROLES[sig_meaning]))
-        raise PermissionRefused(f"signing as '{meaning}' needs one of these roles{where}: {allowed}")
+        raise PermissionRefused(
+            f"signing as '{meaning}' needs one of these roles{where}: {allowed}"
+        )
     why = _validate.text(reason, "reason", max_length=2000, required=False)
     check_password_for_signing(actor, password, request)
     with transaction.atomic():
@@ -78,7 +88,10 @@ def sign_record(
         digest = record_content_hash(record)
         record_type, record_id = audit.record_ref(record)
         if Signature.objects.filter(
-            record_type=record_type, record_id=record_id, signer=actor, meaning=sig_meaning,
+            record_type=record_type,
+            record_id=record_id,
+            signer=actor,
+            meaning=sig_meaning,
             content_hash=digest,
         ).exists():
             raise ValidationFailed(

@@ -14,9 +14,9 @@ from django.db import transaction
 from vein2vein.standards.isbt128 import fin_problem
 
 from .. import audit
-from ..choices import SiteKind
+from ..choices import Role, SiteKind
 from ..errors import Conflict, NotFound, ValidationFailed
-from ..models import Site, User
+from ..models import RoleAssignment, Site, User
 from ..permissions import Perm, require
 from ..time import is_valid_zone
 from . import _validate
@@ -61,7 +61,9 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_unique(*, code: str | None = None, fin: str | None = None, exclude: int | None = None) -> None:
+def _check_unique(
+    *, code: str | None = None, fin: str | None = None, exclude: int | None = None
+) -> None:
     qs = Site.objects.exclude(pk=exclude) if exclude else Site.objects.all()
     if code and qs.filter(code=code).exists():
         raise ValidationFailed(f"code {code} is already used by another site", field="code")
@@ -81,8 +83,14 @@ def create_site(
 ) -> Site:
     require(actor, Perm.SITE_MANAGE)
     values = _clean(
-        {"code": code, "name": name, "kind": kind, "time_zone": time_zone, "fin": fin,
-         "address": address}
+        {
+            "code": code,
+            "name": name,
+            "kind": kind,
+            "time_zone": time_zone,
+            "fin": fin,
+            "address": address,
+        }
     )
     with transaction.atomic():
         _check_unique(code=values["code"], fin=values["fin"])
@@ -135,6 +143,11 @@ def _set_active(*, actor: User, site_id: int, reason: str, active: bool) -> Site
         site = _locked(site_id)
         if site.is_active == active:
             raise Conflict(f"site {site.code} is already {'active' if active else 'inactive'}")
+        if not active and not _admins_elsewhere(site):
+            raise Conflict(
+                f"deactivating {site.code} would leave no active administrator; "
+                "grant the admin role at another site first"
+            )
         site.is_active = active
         site.save(update_fields=["is_active", "updated_at"])
         audit.append_event(
@@ -145,6 +158,16 @@ def _set_active(*, actor: User, site_id: int, reason: str, active: bool) -> Site
             reason=why,
         )
     return site
+
+
+def _admins_elsewhere(site: Site) -> bool:
+    return (
+        RoleAssignment.objects.filter(
+            role=Role.ADMIN, revoked_at__isnull=True, site__is_active=True, user__is_active=True
+        )
+        .exclude(site=site)
+        .exists()
+    )
 
 
 def deactivate_site(*, actor: User, site_id: int, reason: str) -> Site:

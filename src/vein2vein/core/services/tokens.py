@@ -15,7 +15,7 @@ from ..permissions import Perm, has_perm
 from ..time import now
 from . import _validate
 
-TOKEN_PREFIX = "v2v"
+TOKEN_PREFIX = "v2v"  # noqa: S105 - a label, not a secret
 
 
 def hash_secret(secret: str) -> str:
@@ -52,7 +52,11 @@ def revoke_api_token(*, actor: User | None, prefix: str, reason: str) -> ApiToke
         token = ApiToken.objects.select_for_update().filter(prefix=prefix).first()
         if token is None:
             raise NotFound(f"no token with prefix {prefix}", field="prefix")
-        if actor is not None and actor.pk != token.user_id and not has_perm(actor, Perm.USER_MANAGE):
+        if (
+            actor is not None
+            and actor.pk != token.user_id
+            and not has_perm(actor, Perm.USER_MANAGE)
+        ):
             raise PermissionRefused("only the token's user or an administrator may revoke it")
         if token.revoked_at is not None:
             raise Conflict(f"token {prefix} is already revoked", field="prefix")

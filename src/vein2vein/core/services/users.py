@@ -144,7 +144,9 @@ def update_user(*, actor: User, user_id: int, reason: str, **fields: Any) -> Use
         if not changes:
             raise ValidationFailed("nothing to change: every value is as it was")
         user.save(update_fields=list(changes))
-        audit.append_event(actor=actor, action="user.updated", record=user, changes=changes, reason=why)
+        audit.append_event(
+            actor=actor, action="user.updated", record=user, changes=changes, reason=why
+        )
     return user
 
 
@@ -172,12 +174,11 @@ def deactivate_user(*, actor: User, user_id: int, reason: str) -> User:
 
 
 def _grant(*, actor: User | None, user: User, site: Site, role: Role) -> RoleAssignment:
-    held = set(
-        user.role_assignments.filter(revoked_at__isnull=True).values_list("role", flat=True)
-    )
-    if role in held and user.role_assignments.filter(
-        revoked_at__isnull=True, role=role, site=site
-    ).exists():
+    held = set(user.role_assignments.filter(revoked_at__isnull=True).values_list("role", flat=True))
+    if (
+        role in held
+        and user.role_assignments.filter(revoked_at__isnull=True, role=role, site=site).exists()
+    ):
         raise Conflict(f"{user.username} already holds {role} at {site.code}", field="role")
     # Segregation of duties: administrators and inspectors enter no GMP data.
     if role == Role.ADMIN and held & set(GMP_ROLES):
@@ -227,9 +228,7 @@ def revoke_role(*, actor: User, assignment_id: int, reason: str) -> RoleAssignme
     require(actor, Perm.USER_MANAGE)
     why = _validate.reason(reason)
     with transaction.atomic():
-        assignment = (
-            RoleAssignment.objects.select_for_update().filter(pk=assignment_id).first()
-        )
+        assignment = RoleAssignment.objects.select_for_update().filter(pk=assignment_id).first()
         if assignment is None:
             raise NotFound(f"role assignment {assignment_id} does not exist", field="assignment_id")
         if assignment.user_id == actor.pk:

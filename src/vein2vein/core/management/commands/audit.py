@@ -1,4 +1,4 @@
-"""`vein2vein audit verify`: walk the hash chain; exit 0 with 'OK <n> events' or 1 naming the event."""
+"""`vein2vein audit verify`: walk the chain; exit 0 with 'OK <n> events', or 1 naming the event."""
 
 from __future__ import annotations
 

@@ -27,9 +27,14 @@ class Command(BaseCommand):
         password = getpass.getpass("Administrator password: ")
         try:
             site, admin = bootstrap_installation(
-                site_code=o["site_code"], site_name=o["site_name"], site_kind=o["site_kind"],
-                time_zone=o["time_zone"], fin=o["fin"], username=o["username"],
-                full_name=o["full_name"], password=password,
+                site_code=o["site_code"],
+                site_name=o["site_name"],
+                site_kind=o["site_kind"],
+                time_zone=o["time_zone"],
+                fin=o["fin"],
+                username=o["username"],
+                full_name=o["full_name"],
+                password=password,
             )
         except DomainError as exc:
             raise CommandError(f"{exc.field or 'error'}: {exc.message}") from exc

@@ -1,4 +1,4 @@
-"""`vein2vein token create USERNAME [--name N]`, `token revoke PREFIX --reason R`, `token list USERNAME`."""
+"""`vein2vein token create USERNAME`, `token revoke PREFIX --reason R`, `token list USERNAME`."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ class Command(BaseCommand):
                 _, raw = create_api_token(actor=None, user=user, name=options["name"])
                 self.stdout.write(raw)
             elif options["action"] == "revoke":
-                token = revoke_api_token(actor=None, prefix=options["prefix"], reason=options["reason"])
+                token = revoke_api_token(
+                    actor=None, prefix=options["prefix"], reason=options["reason"]
+                )
                 self.stdout.write(f"revoked {token.prefix}")
             else:
                 for t in self._user(options["username"]).api_tokens.all():

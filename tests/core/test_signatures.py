@@ -1,0 +1,135 @@
+"""E-signatures: password re-entry, meaning, role, four eyes, binding to the signed content."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.core.helpers import nothing_written
+from vein2vein.core import services
+from vein2vein.core.choices import Role
+from vein2vein.core.errors import PermissionRefused, SignatureRefused, ValidationFailed
+from vein2vein.core.models import AuditEvent, Signature
+from vein2vein.core.signing import (
+    is_valid,
+    manifestation,
+    record_content_hash,
+    require_second_person,
+    signatures_for,
+)
+
+
+def test_sign_stores_meaning_hash_and_audit_event(qa_reviewer, site):
+    sig = services.sign_record(
+        actor=qa_reviewer, record=site, meaning="reviewed", password=PASSWORD, reason="ok"
+    )
+    assert sig.content_hash == record_content_hash(site)
+    assert sig.signer_name == "Rita Reviewer"
+    assert sig.time_zone == "Europe/Madrid"
+    event = AuditEvent.objects.get(action="signature.reviewed")
+    assert (event.record_type, event.record_id) == ("core.site", str(site.pk))
+    assert event.changes["content_hash"]["new"] == sig.content_hash
+    assert is_valid(sig)
+
+
+def test_signature_reads_invalid_after_the_record_changes(qa_reviewer, admin_user, site):
+    sig = services.sign_record(
+        actor=qa_reviewer, record=site, meaning="reviewed", password=PASSWORD
+    )
+    services.update_site(actor=admin_user, site_id=site.pk, reason="renamed", name="New name")
+    site.refresh_from_db()
+    assert not is_valid(sig)
+    shown = manifestation(sig)
+    assert shown.valid is False
+    assert "NO LONGER VALID" in str(shown)
+
+
+def test_manifestation_has_printed_name_time_with_zone_and_meaning(qa_reviewer, site):
+    sig = services.sign_record(
+        actor=qa_reviewer, record=site, meaning="reviewed", password=PASSWORD
+    )
+    text = str(manifestation(sig))
+    assert "Rita Reviewer (qa1)" in text
+    assert "Reviewed" in text
+    assert "Europe/Madrid" in text
+    assert ("CET" in text) or ("CEST" in text)
+    assert sig.signed_at.strftime("%Y-%m-%d") in text or "UTC+0" in text
+
+
+def test_wrong_password_is_refused_and_nothing_written(qa_reviewer, site):
+    with nothing_written(), pytest.raises(SignatureRefused, match="password is incorrect") as exc:
+        services.sign_record(actor=qa_reviewer, record=site, meaning="reviewed", password="nope")
+    assert exc.value.field == "password"
+
+
+def test_empty_password_is_refused(qa_reviewer, site):
+    with nothing_written(), pytest.raises(ValidationFailed) as exc:
+        services.sign_record(actor=qa_reviewer, record=site, meaning="reviewed", password="")
+    assert exc.value.field == "password"
+
+
+def test_unknown_meaning_is_refused(qa_reviewer, site):
+    with nothing_written(), pytest.raises(ValidationFailed) as exc:
+        services.sign_record(actor=qa_reviewer, record=site, meaning="liked", password=PASSWORD)
+    assert exc.value.field == "meaning"
+
+
+@pytest.mark.parametrize(
+    ("role", "meaning"),
+    [
+        (Role.OPERATOR, "approved"),
+        (Role.OPERATOR, "released"),
+        (Role.VERIFIER, "released"),
+        (Role.QA_REVIEWER, "released"),
+        (Role.ADMIN, "reviewed"),
+        (Role.INSPECTOR, "reviewed"),
+        (Role.INSPECTOR, "performed"),
+    ],
+)
+def test_roles_that_may_not_sign_a_meaning_are_refused(make_user, site, role, meaning):
+    actor = make_user(role)
+    with nothing_written(), pytest.raises(PermissionRefused, match=meaning):
+        services.sign_record(actor=actor, record=site, meaning=meaning, password=PASSWORD)
+
+
+def test_role_at_another_site_does_not_count(make_user, make_site, site):
+    elsewhere = make_site(code="ELSEWHERE")
+    actor = make_user(Role.QA_REVIEWER, at=elsewhere)
+    with nothing_written(), pytest.raises(PermissionRefused, match="at MFG-TEST"):
+        services.sign_record(actor=actor, record=site, meaning="reviewed", password=PASSWORD)
+
+
+def test_performer_cannot_verify_own_work(make_user, site):
+    supervisor = make_user(Role.SUPERVISOR)
+    services.sign_record(actor=supervisor, record=site, meaning="performed", password=PASSWORD)
+    with nothing_written(), pytest.raises(SignatureRefused, match="second person"):
+        services.sign_record(actor=supervisor, record=site, meaning="verified", password=PASSWORD)
+    verifier = make_user(Role.VERIFIER)
+    services.sign_record(actor=verifier, record=site, meaning="verified", password=PASSWORD)
+    meanings = [s.meaning for s in signatures_for(site)]
+    assert meanings == ["performed", "verified"]
+
+
+def test_explicit_performer_is_honoured(make_user, site):
+    supervisor = make_user(Role.SUPERVISOR)
+    with nothing_written(), pytest.raises(SignatureRefused):
+        services.sign_record(
+            actor=supervisor,
+            record=site,
+            meaning="approved",
+            password=PASSWORD,
+            performed_by=supervisor,
+        )
+
+
+def test_four_eyes_helper(operator, qa_reviewer):
+    require_second_person(performer=operator, second=qa_reviewer)
+    with pytest.raises(SignatureRefused):
+        require_second_person(performer=operator, second=operator)
+
+
+def test_same_signature_twice_is_refused(qa_reviewer, site):
+    services.sign_record(actor=qa_reviewer, record=site, meaning="reviewed", password=PASSWORD)
+    with nothing_written(), pytest.raises(ValidationFailed, match="already signed"):
+        services.sign_record(actor=qa_reviewer, record=site, meaning="reviewed", password=PASSWORD)
+    assert Signature.objects.count() == 1
