@@ -1,0 +1,62 @@
+"""Deployment settings: `check --deploy` is clean with the production variables set."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+VEIN2VEIN = Path(sys.executable).with_name("vein2vein")
+
+
+def _run(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return subprocess.run(
+        [str(VEIN2VEIN), *args],
+        env={**base, "VEIN2VEIN_DATA_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_check_deploy_is_clean_behind_tls(tmp_path):
+    result = _run(
+        ["check", "--deploy", "--fail-level", "WARNING"],
+        {"VEIN2VEIN_HTTPS": "1", "SECRET_KEY": secrets.token_urlsafe(60)},
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_warns_without_tls(tmp_path):
+    """The same check does fail when TLS settings are off: the test above can fail."""
+    result = _run(["check", "--deploy", "--fail-level", "WARNING"], {}, tmp_path)
+    assert result.returncode != 0
+    assert "SESSION_COOKIE_SECURE" in result.stderr + result.stdout
+
+
+def test_console_script_runs_management_commands(tmp_path):
+    result = _run(["migrate", "--check"], {}, tmp_path)
+    # A fresh data dir has unapplied migrations: the command ran and said so (exit 1).
+    assert result.returncode == 1
+    migrated = _run(["migrate", "-v", "0"], {}, tmp_path)
+    assert migrated.returncode == 0, migrated.stderr
+    verify = _run(["audit", "verify"], {}, tmp_path)
+    assert verify.returncode == 0 and verify.stdout.startswith("OK 0 events")
+
+
+def test_demo_is_idempotent_and_prints_logins(tmp_path):
+    assert _run(["migrate", "-v", "0"], {}, tmp_path).returncode == 0
+    first = _run(["demo"], {}, tmp_path)
+    assert first.returncode == 0, first.stderr
+    for username in ("admin", "operator", "verifier", "supervisor", "qc", "qa", "qa_approver",
+                     "logistics", "clinic", "apheresis", "inspector"):
+        assert f"  {username} " in first.stdout
+    count_after_first = _run(["audit", "verify"], {}, tmp_path).stdout
+    second = _run(["demo"], {}, tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert _run(["audit", "verify"], {}, tmp_path).stdout == count_after_first
