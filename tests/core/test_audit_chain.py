@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import itertools
 import json
 import string
 from collections.abc import Iterator
@@ -43,7 +44,10 @@ def _build_chain(actor: User) -> list[AuditEvent]:
     """Ten events through the real site services: 3 creations, 6 corrections, 1 deactivation."""
     sites = [
         services.create_site(
-            actor=actor, code=f"TMP-{i}", name=f"Site {i}", kind="manufacturing",
+            actor=actor,
+            code=f"TMP-{i}",
+            name=f"Site {i}",
+            kind="manufacturing",
             time_zone="Europe/Madrid",
         )
         for i in range(3)
@@ -51,7 +55,9 @@ def _build_chain(actor: User) -> list[AuditEvent]:
     for round_ in range(2):
         for site in sites:
             services.update_site(
-                actor=actor, site_id=site.pk, reason=f"correction {round_}",
+                actor=actor,
+                site_id=site.pk,
+                reason=f"correction {round_}",
                 name=f"{site.code} v{round_ + 1}",
             )
     services.deactivate_site(actor=actor, site_id=sites[0].pk, reason="site closed")
@@ -76,7 +82,11 @@ def tamper(chain: list[AuditEvent]) -> Iterator[None]:
     """Let raw UPDATE/DELETE through on PostgreSQL, for this test's transaction only."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: their pending checks
+            # would block the ALTER TABLE, so run them now, then defer again.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER {TRIGGER}")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
     yield
 
 
@@ -124,7 +134,7 @@ def test_untouched_chain_verifies_and_command_says_ok(chain):
     assert out.getvalue().startswith(f"OK {N_EVENTS} events")
     assert err.getvalue() == ""
     assert chain[0].prev_hash == GENESIS_HASH
-    for before, after in zip(chain, chain[1:], strict=False):
+    for before, after in itertools.pairwise(chain):
         assert after.prev_hash == before.hash
         assert after.hash == event_hash(after.hashed_content())
 
@@ -160,6 +170,26 @@ def test_edited_changes_are_named(tamper, chain, k):
     assert problem is not None
     assert (problem.kind, problem.seq) == ("edited", k)
     assert f"FAIL at event #{k}: edited" in _command_fails()
+
+
+def test_edited_and_rehashed_is_caught_at_the_next_link(tamper, chain):
+    """A forger who also recomputes the edited event's hash breaks the next event's link.
+
+    Without the original row this is indistinguishable from a deletion followed by
+    renumbering, so it is reported at the next event as a link to an event that is gone.
+    """
+    k = 4
+    event = AuditEvent.objects.get(seq=k)
+    event.reason = "rewritten"
+    new_hash = event_hash(event.hashed_content())
+    assert new_hash != chain[k - 1].hash
+    _sql(f"UPDATE {TABLE} SET reason = %s, hash = %s WHERE seq = %s", ["rewritten", new_hash, k])
+    result = verify_chain()
+    problem = result.problem
+    assert problem is not None
+    assert (problem.kind, problem.seq) == ("deleted", k + 1)
+    assert result.count == k  # events 1..k each verify on their own
+    assert f"FAIL at event #{k + 1}: deleted" in _command_fails()
 
 
 def test_edited_actor_username_is_named(tamper):
@@ -224,8 +254,7 @@ def test_swapped_adjacent_events_are_reordered(tamper, chain, k):
 def test_inserted_event_with_made_up_hash_is_named(tamper, chain, j):
     prev_hash = chain[j - 2].hash if j > 1 else GENESIS_HASH
     _shift_up_from(j)
-    _insert_copy(seq=j, of_seq=j + 1, reason="backdated entry", prev_hash=prev_hash,
-                 hash_="f" * 64)
+    _insert_copy(seq=j, of_seq=j + 1, reason="backdated entry", prev_hash=prev_hash, hash_="f" * 64)
     assert AuditEvent.objects.count() == N_EVENTS + 1
     problem = verify_chain().problem
     assert problem is not None
@@ -236,8 +265,7 @@ def test_inserted_event_with_made_up_hash_is_named(tamper, chain, j):
 def test_inserted_event_with_made_up_prev_hash_is_named(tamper):
     j = 6
     _shift_up_from(j)
-    _insert_copy(seq=j, of_seq=j + 1, reason="backdated entry", prev_hash="e" * 64,
-                 hash_="f" * 64)
+    _insert_copy(seq=j, of_seq=j + 1, reason="backdated entry", prev_hash="e" * 64, hash_="f" * 64)
     problem = verify_chain().problem
     assert problem is not None
     assert (problem.kind, problem.seq) == ("inserted", j)
@@ -253,8 +281,9 @@ def test_inserted_event_with_correct_hash_is_named(tamper, chain, j):
     forged.prev_hash = prev_hash
     forged_hash = event_hash(forged.hashed_content())
     _shift_up_from(j)
-    _insert_copy(seq=j, of_seq=j + 1, reason="backdated entry", prev_hash=prev_hash,
-                 hash_=forged_hash)
+    _insert_copy(
+        seq=j, of_seq=j + 1, reason="backdated entry", prev_hash=prev_hash, hash_=forged_hash
+    )
     row = AuditEvent.objects.get(seq=j)
     assert row.hash == event_hash(row.hashed_content())  # the forged row is self-consistent
     result = verify_chain()
@@ -286,24 +315,20 @@ def postgres_only(db):  # type: ignore[no-untyped-def]
 
 
 def test_trigger_refuses_update(postgres_only, chain):
-    with pytest.raises(DatabaseError, match="append-only: UPDATE refused"):
-        with transaction.atomic():
-            _sql(f"UPDATE {TABLE} SET reason = %s WHERE seq = %s", ["rewritten", 3])
-    with pytest.raises(DatabaseError, match="append-only: UPDATE refused"):
-        with transaction.atomic():
-            AuditEvent.objects.filter(seq=4).update(reason="through the ORM")
+    with pytest.raises(DatabaseError, match="append-only: UPDATE refused"), transaction.atomic():
+        _sql(f"UPDATE {TABLE} SET reason = %s WHERE seq = %s", ["rewritten", 3])
+    with pytest.raises(DatabaseError, match="append-only: UPDATE refused"), transaction.atomic():
+        AuditEvent.objects.filter(seq=4).update(reason="through the ORM")
     assert AuditEvent.objects.get(seq=3).reason == chain[2].reason
     assert AuditEvent.objects.get(seq=4).reason == chain[3].reason
     assert verify_chain().ok
 
 
 def test_trigger_refuses_delete(postgres_only, chain):
-    with pytest.raises(DatabaseError, match="append-only: DELETE refused"):
-        with transaction.atomic():
-            _sql(f"DELETE FROM {TABLE} WHERE seq = %s", [5])
-    with pytest.raises(DatabaseError, match="append-only: DELETE refused"):
-        with transaction.atomic():
-            AuditEvent.objects.filter(seq__gte=8).delete()
+    with pytest.raises(DatabaseError, match="append-only: DELETE refused"), transaction.atomic():
+        _sql(f"DELETE FROM {TABLE} WHERE seq = %s", [5])
+    with pytest.raises(DatabaseError, match="append-only: DELETE refused"), transaction.atomic():
+        AuditEvent.objects.filter(seq__gte=8).delete()
     assert AuditEvent.objects.count() == N_EVENTS
     result = verify_chain()
     assert result.ok and result.count == N_EVENTS

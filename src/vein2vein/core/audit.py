@@ -270,6 +270,10 @@ def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
         nxt = next(rows, None)
         problem = _classify(prev, before_prev_hash, row, nxt)
         if problem is not None:
+            if prev is not None and problem.seq == prev["seq"]:
+                # The event before this row is the culprit (inserted with a valid hash):
+                # it was not verified after all, and the chain is good up to the one before.
+                return VerifyResult(count - 1, before_prev_hash or GENESIS_HASH, problem)
             return VerifyResult(count, prev["hash"] if prev else GENESIS_HASH, problem)
         before_prev_hash = prev["hash"] if prev else GENESIS_HASH
         prev, row = row, nxt
