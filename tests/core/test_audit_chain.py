@@ -231,6 +231,18 @@ def test_deleted_and_renumbered_is_still_deleted(tamper):
     assert f"FAIL at event #{k}: deleted" in _command_fails()
 
 
+def test_renumbered_event_with_intact_links_is_an_edit_of_its_number(tamper):
+    """Only the numbers moved (links and content intact): reported as edited, not deleted."""
+    k = 4
+    for s in range(N_EVENTS, k - 1, -1):
+        assert _sql(f"UPDATE {TABLE} SET seq = seq + 1 WHERE seq = %s", [s]) == 1
+    problem = verify_chain().problem
+    assert problem is not None
+    assert (problem.kind, problem.seq) == ("edited", k + 1)
+    assert "renumbered" in problem.detail
+    assert f"FAIL at event #{k + 1}: edited" in _command_fails()
+
+
 # --- (c) reordered ---------------------------------------------------------------------------
 
 
