@@ -253,3 +253,37 @@ def test_openapi_schema_is_served(db):
     response = Client().get("/api/v1/openapi.json")
     assert response.status_code == 200
     assert "/api/v1/sites" in response.json()["paths"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("actor=%00", "actor"),
+        ("record_type=core.site%00", "record_type"),
+        ("since=0001-01-01T00:00:00%2B01:00", "since"),
+        ("until=9999-12-31T23:59:59-01:00", "until"),
+        ("offset=9223372036854775808", "offset"),
+        ("limit=0", "limit"),
+        ("limit=5000", "limit"),
+    ],
+)
+def test_audit_filters_refuse_out_of_range_input_naming_the_field(inspector, query, field):
+    response = Client().get(f"/api/v1/audit/events?{query}", **bearer(inspector))
+    assert response.status_code == 422, response.content
+    assert response.json()["field"] == field
+
+
+def test_audit_filter_times_with_offsets_are_compared_in_utc(admin_user, site):
+    services.update_site(actor=admin_user, site_id=site.pk, reason="typo", name="Fixed")
+    client = Client()
+    headers = bearer(admin_user)
+    # An offset PostgreSQL cannot store (+16:00) is converted to UTC before the query.
+    events = client.get("/api/v1/audit/events?since=2000-01-01T00:00:00%2B16:00", **headers).json()
+    assert any(e["action"] == "site.updated" for e in events)
+    assert client.get("/api/v1/audit/events?until=2000-01-01T00:00:00", **headers).json() == []
+
+
+def test_malformed_token_prefix_is_404_not_500(operator):
+    response = post(Client(), "/api/v1/tokens/%00/revoke", {"reason": "x"}, **bearer(operator))
+    assert response.status_code == 404 and response.json()["field"] == "prefix"
+    assert Client().get("/api/v1/me", HTTP_AUTHORIZATION="Bearer v2v_\x00_x").status_code == 401

@@ -53,8 +53,19 @@ def test_demo_is_idempotent_and_prints_logins(tmp_path):
     assert _run(["migrate", "-v", "0"], {}, tmp_path).returncode == 0
     first = _run(["demo"], {}, tmp_path)
     assert first.returncode == 0, first.stderr
-    for username in ("admin", "operator", "verifier", "supervisor", "qc", "qa", "qa_approver",
-                     "logistics", "clinic", "apheresis", "inspector"):
+    for username in (
+        "admin",
+        "operator",
+        "verifier",
+        "supervisor",
+        "qc",
+        "qa",
+        "qa_approver",
+        "logistics",
+        "clinic",
+        "apheresis",
+        "inspector",
+    ):
         assert f"  {username} " in first.stdout
     count_after_first = _run(["audit", "verify"], {}, tmp_path).stdout
     second = _run(["demo"], {}, tmp_path)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path(os.environ.get("VEIN2VEIN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SHOTS = Path(os.environ.get("VEIN2VEIN_SHOTS_DIR", "/tmp/v2v-shots"))
+SHOTS = Path(os.environ.get("VEIN2VEIN_SHOTS_DIR") or Path(tempfile.gettempdir()) / "v2v-shots")
 # A 10-inch cleanroom tablet, landscape and portrait.
 TABLET = {"width": 1280, "height": 800}
 TABLET_PORTRAIT = {"width": 800, "height": 1280}

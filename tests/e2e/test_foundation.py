@@ -39,11 +39,16 @@ def _expect_local_time(text: str) -> None:
 def world(site, admin_user, qa_reviewer):  # type: ignore[no-untyped-def]
     """An audit trail made through the services: an admin creates a site and corrects another."""
     services.create_site(
-        actor=admin_user, code="QC-BCN", name="Barcelona QC lab", kind="qc_lab",
+        actor=admin_user,
+        code="QC-BCN",
+        name="Barcelona QC lab",
+        kind="qc_lab",
         time_zone="Europe/Madrid",
     )
     services.update_site(
-        actor=admin_user, site_id=site.pk, reason="Name as on the licence",
+        actor=admin_user,
+        site_id=site.pk,
+        reason="Name as on the licence",
         name="Madrid Cell Therapy Unit",
     )
     site.refresh_from_db()
@@ -90,7 +95,7 @@ def test_log_in_see_audit_trail_sign_and_see_manifestation(page, world, qa_revie
     page.goto(f"/sites/{site.pk}/")
     panel = page.get_by_test_id("signatures")
     assert "Not signed yet" in panel.inner_text()
-    page.get_by_test_id("sign-button").click()
+    page.get_by_role("button", name="Sign…").click()
     dialog = page.get_by_test_id("sign-dialog")
     dialog.wait_for(state="visible")
     assert dialog.evaluate("d => d.open")
@@ -125,7 +130,7 @@ def test_log_in_see_audit_trail_sign_and_see_manifestation(page, world, qa_revie
 def test_wrong_password_is_shown_in_the_dialog_and_signs_nothing(page, site, qa_reviewer):
     login(page, "qa1")
     page.goto(f"/sites/{site.pk}/")
-    page.get_by_test_id("sign-button").click()
+    page.get_by_role("button", name="Sign…").click()
     dialog = page.get_by_test_id("sign-dialog")
     dialog.get_by_label("Meaning").select_option(label="Reviewed")
     dialog.get_by_label("Password").fill("not-my-password")
@@ -154,12 +159,12 @@ def test_wrong_password_is_shown_in_the_dialog_and_signs_nothing(page, site, qa_
 def test_cancel_closes_the_dialog_without_signing(page, site, qa_reviewer):
     login(page, "qa1")
     page.goto(f"/sites/{site.pk}/")
-    page.get_by_test_id("sign-button").click()
+    page.get_by_role("button", name="Sign…").click()
     dialog = page.get_by_test_id("sign-dialog")
     dialog.get_by_role("button", name="Cancel").click()
     assert page.get_by_test_id("sign-dialog").count() == 0
     # and it opens again
-    page.get_by_test_id("sign-button").click()
+    page.get_by_role("button", name="Sign…").click()
     page.get_by_test_id("sign-dialog").wait_for(state="visible")
     assert Signature.objects.count() == 0
 

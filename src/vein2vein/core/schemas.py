@@ -3,9 +3,36 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Field, Schema
+from pydantic import AfterValidator
+
+_EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    """Naive means UTC; every time is compared in UTC, within a calendar databases can store."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    try:
+        value = value.astimezone(dt.UTC)
+    except OverflowError as exc:
+        raise ValueError("is outside the supported date range") from exc
+    if not _EARLIEST <= value <= _LATEST:
+        raise ValueError("must be between the years 1900 and 9000")
+    return value
+
+
+FilterText = Annotated[str, AfterValidator(_no_nul)]
+UtcDateTime = Annotated[dt.datetime, AfterValidator(_utc)]
 
 
 class ErrorOut(Schema):
@@ -46,6 +73,17 @@ class SiteOut(Schema):
     is_active: bool
     created_at: dt.datetime
     updated_at: dt.datetime
+
+
+class AuditFilter(Schema):
+    record_type: FilterText | None = Field(None, max_length=100, examples=["core.site"])
+    record_id: FilterText | None = Field(None, max_length=64)
+    actor: FilterText | None = Field(None, max_length=150, description="username")
+    action: FilterText | None = Field(None, max_length=100, description="action prefix")
+    since: UtcDateTime | None = Field(None, description="from this time (inclusive)")
+    until: UtcDateTime | None = Field(None, description="before this time (exclusive)")
+    limit: int = Field(100, ge=1, le=1000)
+    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 class AuditEventOut(Schema):

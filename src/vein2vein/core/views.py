@@ -242,6 +242,17 @@ def role_revoke(request: HttpRequest, assignment_id: int) -> HttpResponse:
 
 
 # --- audit trail ----------------------------------------------------------------------------
+def _midnight(day: dt.date, zone: dt.tzinfo, days_after: int = 0) -> dt.datetime | None:
+    """Midnight starting `day` (+ days_after) in `zone`, in UTC; None (no bound) past the ends
+    of the calendar, e.g. 'until 9999-12-31', which would otherwise overflow into a 500."""
+    try:
+        return dt.datetime.combine(
+            day + dt.timedelta(days=days_after), dt.time.min, zone
+        ).astimezone(dt.UTC)
+    except OverflowError:
+        return None
+
+
 @needs(Perm.AUDIT_VIEW)
 def audit_trail(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
@@ -251,11 +262,9 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
         zone = ZoneInfo(request.site.time_zone) if getattr(request, "site", None) else dt.UTC  # type: ignore[attr-defined]
         filters = {k: data[k] or None for k in ("record_type", "record_id", "actor", "action")}
         if data["since"]:
-            filters["since"] = dt.datetime.combine(data["since"], dt.time.min, zone)
+            filters["since"] = _midnight(data["since"], zone)
         if data["until"]:
-            filters["until"] = dt.datetime.combine(
-                data["until"] + dt.timedelta(days=1), dt.time.min, zone
-            )
+            filters["until"] = _midnight(data["until"], zone, days_after=1)
     page = Paginator(selectors.audit_events(**filters), 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from django.db import transaction
@@ -16,6 +17,7 @@ from ..time import now
 from . import _validate
 
 TOKEN_PREFIX = "v2v"  # noqa: S105 - a label, not a secret
+_PREFIX_RE = re.compile(r"[0-9a-f]{8}")
 
 
 def hash_secret(secret: str) -> str:
@@ -48,6 +50,8 @@ def create_api_token(*, actor: User | None, user: User, name: str) -> tuple[ApiT
 
 def revoke_api_token(*, actor: User | None, prefix: str, reason: str) -> ApiToken:
     why = _validate.reason(reason)
+    if not _PREFIX_RE.fullmatch(prefix):
+        raise NotFound(f"no token with prefix {prefix!r}", field="prefix")
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().filter(prefix=prefix).first()
         if token is None:
@@ -75,7 +79,7 @@ def revoke_api_token(*, actor: User | None, prefix: str, reason: str) -> ApiToke
 def user_for_token(raw: str) -> User | None:
     """The active user a presented token acts for, or None. Not a GMP write: no audit."""
     parts = raw.split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
+    if len(parts) != 3 or parts[0] != TOKEN_PREFIX or not _PREFIX_RE.fullmatch(parts[1]):
         return None
     token = ApiToken.objects.select_related("user").filter(prefix=parts[1]).first()
     if token is None or token.revoked_at is not None or not token.user.is_active:
