@@ -12,7 +12,8 @@ VEIN2VEIN = Path(sys.executable).with_name("vein2vein")
 
 
 def _run(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    skip = {"DATABASE_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    base = {k: v for k, v in os.environ.items() if k not in skip}
     return subprocess.run(
         [str(VEIN2VEIN), *args],
         env={**base, "VEIN2VEIN_DATA_DIR": str(tmp_path), **env},

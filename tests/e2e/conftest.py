@@ -17,10 +17,6 @@ import pytest
 
 from tests.conftest import IN_CI, PASSWORD
 
-# Playwright's sync API runs an event loop in this thread; the test code still calls the ORM
-# (set-up rows, assertions), which Django refuses inside a running loop unless told otherwise.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = Path(os.environ.get("VEIN2VEIN_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = Path(os.environ.get("VEIN2VEIN_SHOTS_DIR") or Path(tempfile.gettempdir()) / "v2v-shots")
@@ -40,6 +36,11 @@ def browser() -> Iterator[Any]:
         pytest.skip(message)
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API runs an event loop in this thread; the test code still calls the
+    # ORM (set-up rows, assertions), which Django refuses inside a running loop unless told
+    # otherwise. Only while the browser runs: other tests' subprocesses must not inherit it.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
@@ -48,6 +49,10 @@ def browser() -> Iterator[Any]:
             yield chromium
         finally:
             chromium.close()
+            if previous is None:
+                os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+            else:
+                os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Query, Router
+from ninja import Query, Router, Status
 
 from . import selectors, services
 from .audit import verify_chain
@@ -69,8 +69,8 @@ def list_sites(request: HttpRequest) -> list[Site]:
 
 
 @router.post("/sites", response={201: SiteOut, **ERRORS}, tags=["sites"])
-def create_site(request: HttpRequest, payload: SiteIn) -> tuple[int, Site]:
-    return 201, services.create_site(actor=_user(request), **payload.dict())
+def create_site(request: HttpRequest, payload: SiteIn) -> Status[Site]:
+    return Status(201, services.create_site(actor=_user(request), **payload.dict()))
 
 
 @router.get("/sites/{site_id}", response={200: SiteOut, **ERRORS}, tags=["sites"])
@@ -139,7 +139,7 @@ def _signature_out(sig: Signature) -> SignatureOut:
 
 
 @router.post("/signatures", response={201: SignatureOut, **ERRORS}, tags=["signatures"])
-def sign(request: HttpRequest, payload: SignIn) -> tuple[int, SignatureOut]:
+def sign(request: HttpRequest, payload: SignIn) -> Status[SignatureOut]:
     user = _user(request)
     require(user, Perm.RECORD_VIEW)
     record = resolve_record(payload.record_type, payload.record_id)
@@ -151,7 +151,7 @@ def sign(request: HttpRequest, payload: SignIn) -> tuple[int, SignatureOut]:
         reason=payload.reason,
         request=request,
     )
-    return 201, _signature_out(sig)
+    return Status(201, _signature_out(sig))
 
 
 @router.get("/signatures", response={200: list[SignatureOut], **ERRORS}, tags=["signatures"])
@@ -179,16 +179,16 @@ def list_users(request: HttpRequest) -> list[UserOut]:
 
 
 @router.post("/users", response={201: UserOut, **ERRORS}, tags=["users"])
-def create_user(request: HttpRequest, payload: UserIn) -> tuple[int, UserOut]:
-    return 201, _user_out(services.create_user(actor=_user(request), **payload.dict()))
+def create_user(request: HttpRequest, payload: UserIn) -> Status[UserOut]:
+    return Status(201, _user_out(services.create_user(actor=_user(request), **payload.dict())))
 
 
 @router.post("/users/{user_id}/roles", response={201: RoleOut, **ERRORS}, tags=["users"])
-def grant_role(request: HttpRequest, user_id: int, payload: GrantIn) -> tuple[int, RoleOut]:
+def grant_role(request: HttpRequest, user_id: int, payload: GrantIn) -> Status[RoleOut]:
     a: RoleAssignment = services.grant_role(
         actor=_user(request), user_id=user_id, site_id=payload.site_id, role=payload.role
     )
-    return 201, RoleOut(id=a.pk, site=a.site.code, role=a.role, granted_at=a.granted_at)
+    return Status(201, RoleOut(id=a.pk, site=a.site.code, role=a.role, granted_at=a.granted_at))
 
 
 @router.post("/roles/{assignment_id}/revoke", response={200: RoleOut, **ERRORS}, tags=["users"])
@@ -206,10 +206,10 @@ def list_tokens(request: HttpRequest) -> list[object]:
 
 
 @router.post("/tokens", response={201: TokenCreatedOut, **ERRORS}, tags=["tokens"])
-def create_token(request: HttpRequest, payload: TokenIn) -> tuple[int, TokenCreatedOut]:
+def create_token(request: HttpRequest, payload: TokenIn) -> Status[TokenCreatedOut]:
     user = _user(request)
     token, raw = services.create_api_token(actor=user, user=user, name=payload.name)
-    return 201, TokenCreatedOut(
+    created = TokenCreatedOut(
         prefix=token.prefix,
         name=token.name,
         created_at=token.created_at,
@@ -217,6 +217,7 @@ def create_token(request: HttpRequest, payload: TokenIn) -> tuple[int, TokenCrea
         revoked_at=None,
         token=raw,
     )
+    return Status(201, created)
 
 
 @router.post("/tokens/{prefix}/revoke", response={200: TokenOut, **ERRORS}, tags=["tokens"])
