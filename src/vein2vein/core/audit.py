@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import connection, models, transaction
 
-from vein2vein.standards.audit_chain import GENESIS_HASH, event_hash
+from vein2vein.standards.audit_chain import GENESIS_HASH, HASHED_FIELDS, event_hash
 
 from .models import AuditEvent, User
 from .time import now
@@ -123,17 +123,7 @@ def jsonable_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def hashed_content(event: AuditEvent) -> dict[str, Any]:
-    return {
-        "occurred_at": jsonable(event.occurred_at),
-        "actor_id": event.actor_id,
-        "actor_username": event.actor_username,
-        "action": event.action,
-        "record_type": event.record_type,
-        "record_id": event.record_id,
-        "changes": event.changes,
-        "reason": event.reason,
-        "prev_hash": event.prev_hash,
-    }
+    return _content({f: getattr(event, f) for f in HASHED_FIELDS})
 
 
 def record_blocked_attempt(
@@ -157,19 +147,7 @@ def record_blocked_attempt(
 
 # --- verification -------------------------------------------------------------------------
 
-_VERIFY_FIELDS = (
-    "seq",
-    "occurred_at",
-    "actor_id",
-    "actor_username",
-    "action",
-    "record_type",
-    "record_id",
-    "changes",
-    "reason",
-    "prev_hash",
-    "hash",
-)
+_VERIFY_FIELDS = ("seq", *HASHED_FIELDS, "hash")
 
 
 @dataclass(frozen=True)
@@ -199,17 +177,8 @@ def _rows(chunk_size: int) -> Iterator[dict[str, Any]]:
 
 
 def _content(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "occurred_at": jsonable(row["occurred_at"]),
-        "actor_id": row["actor_id"],
-        "actor_username": row["actor_username"],
-        "action": row["action"],
-        "record_type": row["record_type"],
-        "record_id": row["record_id"],
-        "changes": row["changes"],
-        "reason": row["reason"],
-        "prev_hash": row["prev_hash"],
-    }
+    """The hashed fields of an event as they were hashed (the time in canonical UTC form)."""
+    return {f: jsonable(row[f]) if f == "occurred_at" else row[f] for f in HASHED_FIELDS}
 
 
 def _seq_of_hash(value: str) -> int | None:

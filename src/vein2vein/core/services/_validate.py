@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from ..errors import ValidationFailed
 
 
@@ -23,3 +25,10 @@ def text(value: object, field: str, *, max_length: int, required: bool = True) -
 def reason(value: object, field: str = "reason") -> str:
     """A reason for a correction or a revocation: Part 11 wants the why, not only the what."""
     return text(value, field, max_length=2000)
+
+
+def only_editable(fields: Iterable[str], editable: Iterable[str]) -> None:
+    """Refuse a correction that names a field which may not be corrected."""
+    unknown = sorted(set(fields) - set(editable))
+    if unknown:
+        raise ValidationFailed(f"{unknown[0]} cannot be changed", field=unknown[0])

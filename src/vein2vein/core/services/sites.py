@@ -114,10 +114,7 @@ def _locked(site_id: int) -> Site:
 def update_site(*, actor: User, site_id: int, reason: str, **fields: Any) -> Site:
     """Correct a site's details; the old values and the reason stay in the audit trail."""
     require(actor, Perm.SITE_MANAGE)
-    unknown = set(fields) - set(EDITABLE_FIELDS)
-    if unknown:
-        name = sorted(unknown)[0]
-        raise ValidationFailed(f"{name} cannot be changed", field=name)
+    _validate.only_editable(fields, EDITABLE_FIELDS)
     values = _clean(fields)
     why = _validate.reason(reason)
     with transaction.atomic():

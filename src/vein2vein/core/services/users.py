@@ -129,10 +129,7 @@ def create_user(
 
 def update_user(*, actor: User, user_id: int, reason: str, **fields: Any) -> User:
     require(actor, Perm.USER_MANAGE)
-    unknown = set(fields) - set(EDITABLE_FIELDS)
-    if unknown:
-        name = sorted(unknown)[0]
-        raise ValidationFailed(f"{name} cannot be changed", field=name)
+    _validate.only_editable(fields, EDITABLE_FIELDS)
     values = _clean(fields)
     why = _validate.reason(reason)
     with transaction.atomic():
