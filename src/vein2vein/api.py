@@ -13,6 +13,9 @@ from ninja.security import django_auth
 from .core.api import router as core_router
 from .core.auth import TokenAuth
 from .core.errors import DomainError
+from .documents.api import router as documents_router
+from .quality.api import router as quality_router
+from .training.api import router as training_router
 
 log = logging.getLogger("vein2vein.api")
 
@@ -69,3 +72,6 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 api.add_router("/", core_router)
+api.add_router("/quality", quality_router)
+api.add_router("/documents", documents_router)
+api.add_router("/training", training_router)

@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "ninja",
     "vein2vein.core",
+    "vein2vein.documents",
+    "vein2vein.training",
+    "vein2vein.quality",
     "vein2vein.web",
 ]
 

@@ -6,6 +6,9 @@ from .api import api
 urlpatterns = [
     path("", include("vein2vein.web.urls")),
     path("", include("vein2vein.core.urls")),
+    path("quality/", include("vein2vein.quality.urls")),
+    path("documents/", include("vein2vein.documents.urls")),
+    path("training/", include("vein2vein.training.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from django.db import models
+
 from vein2vein.core.audit import verify_chain
 from vein2vein.core.models import ApiToken, AuditEvent, RoleAssignment, Signature, Site, User
 
 GMP_TABLES = (Site, User, RoleAssignment, AuditEvent, Signature, ApiToken)
 
 
-def _counts() -> dict[str, int]:
-    return {m.__name__: m.objects.count() for m in GMP_TABLES}
+def _counts(extra: tuple[type[models.Model], ...]) -> dict[str, int]:
+    return {m.__name__: m._default_manager.count() for m in (*GMP_TABLES, *extra)}
+
+
+def _rows(extra: tuple[type[models.Model], ...]) -> dict[str, list[tuple[object, ...]]]:
+    return {m.__name__: list(m._default_manager.order_by("pk").values_list()) for m in extra}
 
 
 def _state() -> dict[str, list[tuple[object, ...]]]:
@@ -27,10 +33,12 @@ def _state() -> dict[str, list[tuple[object, ...]]]:
 
 
 @contextmanager
-def nothing_written() -> Iterator[None]:
-    """The block must leave every core table exactly as it was, and the chain verified."""
-    counts, state = _counts(), _state()
+def nothing_written(*extra: type[models.Model]) -> Iterator[None]:
+    """The block must leave every core table, and every row of the `extra` models, exactly
+    as it was, and the audit chain verified. Domain apps pass their own models."""
+    counts, state, rows = _counts(extra), _state(), _rows(extra)
     yield
-    assert _counts() == counts, "a refused action wrote rows"
+    assert _counts(extra) == counts, "a refused action wrote rows"
     assert _state() == state, "a refused action changed rows"
+    assert _rows(extra) == rows, "a refused action changed rows"
     assert verify_chain().ok

@@ -133,3 +133,25 @@ def test_same_signature_twice_is_refused(qa_reviewer, site):
     with nothing_written(), pytest.raises(ValidationFailed, match="already signed"):
         services.sign_record(actor=qa_reviewer, record=site, meaning="reviewed", password=PASSWORD)
     assert Signature.objects.count() == 1
+
+
+def test_password_check_refuses_to_run_inside_a_transaction(qa_reviewer):
+    """Inside one, a failed attempt would be rolled back and never count toward lockout."""
+    from django.db import transaction
+
+    with transaction.atomic(), pytest.raises(RuntimeError, match="outside"):
+        services.check_password_for_signing(qa_reviewer, PASSWORD, None)
+
+
+def test_apply_signature_needs_the_callers_transaction(qa_reviewer, site):
+    with nothing_written(), pytest.raises(RuntimeError, match="inside"):
+        services.apply_signature(actor=qa_reviewer, record=site, meaning="reviewed")
+
+
+def test_composite_step_checks_password_then_signs_in_its_own_transaction(qa_reviewer, site):
+    from django.db import transaction
+
+    services.check_password_for_signing(qa_reviewer, PASSWORD, None)
+    with transaction.atomic():
+        sig = services.apply_signature(actor=qa_reviewer, record=site, meaning="reviewed")
+    assert is_valid(sig)

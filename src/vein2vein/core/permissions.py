@@ -2,6 +2,8 @@
 
 Roles are held at a site (RoleAssignment). A check for a site asks for a role held at that
 site; a check without a site (organisation-wide master data) asks for the role anywhere.
+Each domain app declares its own permissions in `<app>/permissions.py` with
+`register_permissions`, so the whole map is readable in one place per app.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class Perm(StrEnum):
 ALL_ROLES = frozenset(Role)
 GMP_ROLES = ALL_ROLES - {Role.ADMIN, Role.INSPECTOR}
 
-ROLE_PERMISSIONS: dict[Perm, frozenset[Role]] = {
+ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
     # Administrators manage users and sites and enter no GMP data.
     Perm.SITE_MANAGE: frozenset({Role.ADMIN}),
     Perm.USER_MANAGE: frozenset({Role.ADMIN}),
@@ -50,6 +52,14 @@ SIGNING_ROLES: dict[SignatureMeaning, frozenset[Role]] = {
 }
 
 
+def register_permissions(permissions: dict[str, frozenset[Role]]) -> None:
+    """Add an app's permissions to the map; a name may be declared once only."""
+    for name, roles in permissions.items():
+        if name in ROLE_PERMISSIONS and ROLE_PERMISSIONS[name] != roles:
+            raise ValueError(f"permission {name} is already declared with other roles")
+        ROLE_PERMISSIONS[str(name)] = frozenset(roles)
+
+
 def active_roles(user: User, site: Site | None = None) -> set[Role]:
     """The roles `user` holds now, at `site` or (site=None) anywhere."""
     if not user.is_authenticated or not user.is_active:
@@ -60,16 +70,27 @@ def active_roles(user: User, site: Site | None = None) -> set[Role]:
     return {Role(r) for r in qs.values_list("role", flat=True)}
 
 
-def has_perm(user: User, perm: Perm, site: Site | None = None) -> bool:
+def has_perm(user: User, perm: str, site: Site | None = None) -> bool:
     return bool(active_roles(user, site) & ROLE_PERMISSIONS[perm])
 
 
-def require(user: User | None, perm: Perm, site: Site | None = None) -> None:
+def require(user: User | None, perm: str, site: Site | None = None) -> None:
     """Refuse unless `user` holds a role granting `perm` (at `site`, when given)."""
     if user is None or not has_perm(user, perm, site):
         where = f" at {site.code}" if site is not None else ""
         allowed = ", ".join(sorted(ROLE_PERMISSIONS[perm]))
         raise PermissionRefused(f"{perm} needs one of these roles{where}: {allowed}")
+
+
+def require_role(
+    user: User | None, roles: frozenset[Role], what: str, site: Site | None = None
+) -> None:
+    """Refuse unless `user` holds one of `roles` (for a step that names its roles directly)."""
+    if user is None or not active_roles(user, site) & roles:
+        where = f" at {site.code}" if site is not None else ""
+        raise PermissionRefused(
+            f"{what} needs one of these roles{where}: {', '.join(sorted(roles))}"
+        )
 
 
 def can_sign(user: User, meaning: SignatureMeaning, site: Site | None = None) -> bool:

@@ -6,7 +6,8 @@ import datetime as dt
 
 from django.db.models import Q, QuerySet
 
-from .models import ApiToken, AuditEvent, RoleAssignment, Site, User
+from .models import ApiToken, AuditEvent, RoleAssignment, Signature, Site, User
+from .signing import manifestation
 
 
 def sites(*, include_inactive: bool = True) -> QuerySet[Site]:
@@ -68,3 +69,19 @@ def audit_events(
     if until:
         qs = qs.filter(occurred_at__lt=until)
     return qs
+
+
+def timeline(record_type: str, record_id: str) -> list[dict[str, object]]:
+    """A record's history for its detail page: audit events and signatures, oldest first."""
+    items: list[dict[str, object]] = [
+        {"kind": "event", "at": e.occurred_at, "event": e}
+        for e in AuditEvent.objects.filter(record_type=record_type, record_id=record_id).order_by(
+            "seq"
+        )
+    ]
+    for sig in Signature.objects.filter(
+        record_type=record_type, record_id=record_id
+    ).select_related("signer"):
+        items.append({"kind": "signature", "at": sig.signed_at, "signature": manifestation(sig)})
+    items.sort(key=lambda item: (item["at"], 0 if item["kind"] == "event" else 1))  # type: ignore[arg-type, return-value]
+    return items

@@ -7,6 +7,9 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from vein2vein.core import selectors
+from vein2vein.documents.dashboard import panel as documents_panel
+from vein2vein.quality.dashboard import panel as quality_panel
+from vein2vein.training.dashboard import panel as training_panel
 
 from .navigation import AREAS, AREAS_BY_SLUG
 
@@ -14,10 +17,18 @@ from .navigation import AREAS, AREAS_BY_SLUG
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     recent = selectors.audit_events(actor=request.user.get_username())[:10]
+    # Each app contributes its own "my work" panel (my training, my open actions, ...).
+    panels = [
+        p for p in (training_panel(request), quality_panel(request), documents_panel(request)) if p
+    ]
     return render(
         request,
         "web/dashboard.html",
-        {"areas": [a for a in AREAS if a.slug != "dashboard"], "recent_events": recent},
+        {
+            "areas": [a for a in AREAS if a.slug != "dashboard"],
+            "recent_events": recent,
+            "panels": panels,
+        },
     )
 
 

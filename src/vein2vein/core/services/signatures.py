@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import authenticate
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.http import HttpRequest
 
 from .. import audit
@@ -33,8 +33,22 @@ def _console_request() -> HttpRequest:
     return request
 
 
+def _in_service_transaction() -> bool:
+    """Inside an atomic block other than the one a test case wraps around each test."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
 def check_password_for_signing(user: User, password: str, request: HttpRequest | None) -> None:
-    """Re-authenticate the signer. A wrong password counts toward the account's lockout."""
+    """Re-authenticate the signer. A wrong password counts toward the account's lockout.
+
+    Call it before opening the transaction that applies the signature: inside one, the record
+    of a failed attempt would be rolled back with the refusal and never count toward lockout.
+    """
+    if _in_service_transaction():
+        raise RuntimeError(
+            "check_password_for_signing must run outside transaction.atomic(), "
+            "or failed attempts are rolled back and never lock the account"
+        )
     req = request if request is not None else _console_request()
     credentials = {"username": user.get_username()}
     if AxesProxyHandler.is_locked(req, credentials):
@@ -52,6 +66,86 @@ def check_password_for_signing(user: User, password: str, request: HttpRequest |
         raise SignatureRefused("password is incorrect", field="password")
 
 
+def _meaning(meaning: str) -> SignatureMeaning:
+    if meaning not in SignatureMeaning.values:
+        raise ValidationFailed(
+            f"meaning must be one of: {', '.join(SignatureMeaning.values)}", field="meaning"
+        )
+    return SignatureMeaning(meaning)
+
+
+def _require_signing_role(actor: User, meaning: SignatureMeaning, record: models.Model) -> None:
+    site = record_site(record)
+    if not can_sign(actor, meaning, site):
+        where = f" at {site.code}" if site else ""
+        allowed = ", ".join(sorted(SIGNING_ROLES[meaning]))
+        raise PermissionRefused(
+            f"signing as '{meaning}' needs one of these roles{where}: {allowed}"
+        )
+
+
+def apply_signature(
+    *,
+    actor: User,
+    record: models.Model,
+    meaning: str,
+    reason: str = "",
+    performed_by: User | None = None,
+) -> Signature:
+    """Apply a signature whose password was already checked, inside the caller's transaction.
+
+    For services whose step *is* a signature (close a deviation, approve a document): they call
+    `check_password_for_signing` first, then open their transaction, change the record, and
+    call this, so the signature covers the record as it stands after the change.
+    """
+    if not _in_service_transaction():
+        raise RuntimeError("apply_signature must run inside the caller's transaction.atomic()")
+    sig_meaning = _meaning(meaning)
+    _require_signing_role(actor, sig_meaning, record)
+    why = _validate.text(reason, "reason", max_length=2000, required=False)
+    # Lock and re-read the record: the hash must cover what is stored, not a stale copy.
+    record = type(record)._default_manager.select_for_update().get(pk=record.pk)
+    if sig_meaning in SECOND_PERSON_MEANINGS:
+        require_second_person(
+            performer=performed_by or performer_of(record), second=actor, action=meaning
+        )
+    digest = record_content_hash(record)
+    record_type, record_id = audit.record_ref(record)
+    if Signature.objects.filter(
+        record_type=record_type,
+        record_id=record_id,
+        signer=actor,
+        meaning=sig_meaning,
+        content_hash=digest,
+    ).exists():
+        raise ValidationFailed(
+            f"you have already signed this record as '{meaning}'", field="meaning"
+        )
+    signature = Signature.objects.create(
+        signer=actor,
+        signer_name=actor.printed_name,
+        meaning=sig_meaning,
+        record_type=record_type,
+        record_id=record_id,
+        content_hash=digest,
+        signed_at=now(),
+        time_zone=record_zone(record),
+        reason=why,
+    )
+    audit.append_event(
+        actor=actor,
+        action=f"signature.{sig_meaning.value}",
+        record=record,
+        changes={
+            "signature": {"old": None, "new": signature.pk},
+            "meaning": {"old": None, "new": sig_meaning.value},
+            "content_hash": {"old": None, "new": digest},
+        },
+        reason=why,
+    )
+    return signature
+
+
 def sign_record(
     *,
     actor: User,
@@ -64,59 +158,10 @@ def sign_record(
 ) -> Signature:
     """Sign `record` with `meaning`. The signature stores a SHA-256 of the signed content, so
     a later change to the record shows the signature as no longer valid."""
-    if meaning not in SignatureMeaning.values:
-        raise ValidationFailed(
-            f"meaning must be one of: {', '.join(SignatureMeaning.values)}", field="meaning"
-        )
-    sig_meaning = SignatureMeaning(meaning)
-    site = record_site(record)
-    if not can_sign(actor, sig_meaning, site):
-        where = f" at {site.code}" if site else ""
-        allowed = ", ".join(sorted(SIGNING_ROLES[sig_meaning]))
-        raise PermissionRefused(
-            f"signing as '{meaning}' needs one of these roles{where}: {allowed}"
-        )
-    why = _validate.text(reason, "reason", max_length=2000, required=False)
+    _require_signing_role(actor, _meaning(meaning), record)
+    _validate.text(reason, "reason", max_length=2000, required=False)
     check_password_for_signing(actor, password, request)
     with transaction.atomic():
-        # Lock and re-read the record: the hash must cover what is stored, not a stale copy.
-        record = type(record)._default_manager.select_for_update().get(pk=record.pk)
-        if sig_meaning in SECOND_PERSON_MEANINGS:
-            require_second_person(
-                performer=performed_by or performer_of(record), second=actor, action=meaning
-            )
-        digest = record_content_hash(record)
-        record_type, record_id = audit.record_ref(record)
-        if Signature.objects.filter(
-            record_type=record_type,
-            record_id=record_id,
-            signer=actor,
-            meaning=sig_meaning,
-            content_hash=digest,
-        ).exists():
-            raise ValidationFailed(
-                f"you have already signed this record as '{meaning}'", field="meaning"
-            )
-        signature = Signature.objects.create(
-            signer=actor,
-            signer_name=actor.printed_name,
-            meaning=sig_meaning,
-            record_type=record_type,
-            record_id=record_id,
-            content_hash=digest,
-            signed_at=now(),
-            time_zone=record_zone(record),
-            reason=why,
+        return apply_signature(
+            actor=actor, record=record, meaning=meaning, reason=reason, performed_by=performed_by
         )
-        audit.append_event(
-            actor=actor,
-            action=f"signature.{sig_meaning.value}",
-            record=record,
-            changes={
-                "signature": {"old": None, "new": signature.pk},
-                "meaning": {"old": None, "new": sig_meaning.value},
-                "content_hash": {"old": None, "new": digest},
-            },
-            reason=why,
-        )
-    return signature

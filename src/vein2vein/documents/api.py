@@ -1,0 +1,5 @@
+"""documents API; thin: parse, call a service or selector, serialize."""
+
+from ninja import Router
+
+router = Router(tags=["documents"])

@@ -1,0 +1,1 @@
+"""Hook receivers: training reacts to documents (see core/hooks.py)."""
