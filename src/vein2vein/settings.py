@@ -178,6 +178,12 @@ USE_I18N = False
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
+# Uploaded GMP files (document PDFs, instrument exports): never served directly, only through
+# permission-checked views that verify their SHA-256.
+MEDIA_ROOT = DATA_DIR / "files"
+MEDIA_URL = "/files/"
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
