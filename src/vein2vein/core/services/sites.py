@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from vein2vein.standards.isbt128 import fin_problem
 
@@ -94,7 +94,11 @@ def create_site(
     )
     with transaction.atomic():
         _check_unique(code=values["code"], fin=values["fin"])
-        site = Site.objects.create(**values)
+        try:
+            with transaction.atomic():  # a concurrent create of the same code or FIN
+                site = Site.objects.create(**values)
+        except IntegrityError as exc:
+            raise Conflict("another site with this code or FIN was just created") from exc
         audit.append_event(
             actor=actor,
             action="site.created",

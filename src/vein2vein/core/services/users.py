@@ -172,10 +172,7 @@ def deactivate_user(*, actor: User, user_id: int, reason: str) -> User:
 
 def _grant(*, actor: User | None, user: User, site: Site, role: Role) -> RoleAssignment:
     held = set(user.role_assignments.filter(revoked_at__isnull=True).values_list("role", flat=True))
-    if (
-        role in held
-        and user.role_assignments.filter(revoked_at__isnull=True, role=role, site=site).exists()
-    ):
+    if user.role_assignments.filter(revoked_at__isnull=True, role=role, site=site).exists():
         raise Conflict(f"{user.username} already holds {role} at {site.code}", field="role")
     # Segregation of duties: administrators and inspectors enter no GMP data.
     if role == Role.ADMIN and held & set(GMP_ROLES):
