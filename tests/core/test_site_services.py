@@ -131,3 +131,9 @@ def test_deactivate_then_reactivate_never_deletes(admin_user, make_site):
     actions = list(AuditEvent.objects.values_list("action", flat=True))
     assert actions == ["site.deactivated", "site.reactivated"]
     assert verify_chain().ok
+
+
+def test_permission_refusal_is_written_to_the_security_log(operator, caplog):
+    with caplog.at_level("WARNING", logger="vein2vein.security"), pytest.raises(PermissionRefused):
+        services.create_site(actor=operator, **NEW_SITE)
+    assert "refused core.site.manage to operator1" in caplog.text

@@ -8,6 +8,7 @@ Each domain app declares its own permissions in `<app>/permissions.py` with
 
 from __future__ import annotations
 
+import logging
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,8 @@ from .errors import PermissionRefused
 
 if TYPE_CHECKING:
     from .models import Site, User
+
+security_log = logging.getLogger("vein2vein.security")
 
 
 class Perm(StrEnum):
@@ -79,6 +82,9 @@ def require(user: User | None, perm: str, site: Site | None = None) -> None:
     if user is None or not has_perm(user, perm, site):
         where = f" at {site.code}" if site is not None else ""
         allowed = ", ".join(sorted(ROLE_PERMISSIONS[perm]))
+        security_log.warning(
+            "refused %s to %s%s", perm, user.get_username() if user else "anonymous", where
+        )
         raise PermissionRefused(f"{perm} needs one of these roles{where}: {allowed}")
 
 
