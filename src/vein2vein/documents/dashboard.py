@@ -1,4 +1,5 @@
-"""The documents panel on the dashboard: a template and its context for this user, or None."""
+"""The documents panel on the dashboard: what waits for this user's signature, their drafts,
+and (for QA) overdue periodic reviews. None when there is nothing for them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,25 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from vein2vein.core.models import User
+from vein2vein.core.permissions import has_perm
+
+from . import selectors
+from .permissions import DocPerm
+
 
 def panel(request: HttpRequest) -> tuple[str, dict[str, Any]] | None:
-    return None
+    user: User = request.user  # type: ignore[assignment]
+    if not has_perm(user, DocPerm.AUTHOR):
+        return None
+    context = {
+        "to_review": selectors.awaiting_my_review(user),
+        "to_approve": selectors.awaiting_my_approval(user),
+        "drafts": list(selectors.my_drafts(user)),
+        "overdue": selectors.overdue_reviews().count()
+        if has_perm(user, DocPerm.PERIODIC_REVIEW)
+        else 0,
+    }
+    if not any(context.values()):
+        return None
+    return "documents/_panel.html", context

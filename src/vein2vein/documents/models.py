@@ -21,6 +21,9 @@ class Document(models.Model):
     owner = models.ForeignKey(User, on_delete=models.PROTECT, related_name="owned_documents")
     review_period_months = models.PositiveSmallIntegerField(default=DEFAULT_REVIEW_PERIOD_MONTHS)
     created_at = models.DateTimeField()
+    obsoleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Withdrawn from use: no new versions after this"
+    )
 
     RECORD_FIELDS = ("number", "title", "kind", "owner", "review_period_months")
 
@@ -88,3 +91,59 @@ class DocumentVersion(models.Model):
 
     def signed_content(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.SIGNED_FIELDS}
+
+    @property
+    def performed_by(self) -> User:
+        """The author, for core's four-eyes check (core.signing.performer_of): no signature
+        path, not even the generic sign dialog, lets the author review or approve their own."""
+        return self.created_by
+
+
+class DocumentNumberCounter(models.Model):
+    """The last number handed out per prefix (SOP, WI...): locked row, so two authors
+    creating documents at the same moment never get the same number."""
+
+    prefix = models.CharField(max_length=10, unique=True)
+    last_number = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}: {self.last_number}"
+
+
+class PeriodicReview(models.Model):
+    """A periodic review of an effective version: QA confirms it is still fit for use.
+
+    Signed with the meaning 'reviewed'; it pushes the version's next review date. A row of its
+    own (not a second signature on the version), so the history of reviews stays readable.
+    """
+
+    version = models.ForeignKey(
+        DocumentVersion, on_delete=models.PROTECT, related_name="periodic_reviews"
+    )
+    reviewed_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    reviewed_at = models.DateTimeField()
+    comment = models.TextField(blank=True)
+    previous_due = models.DateField(null=True, blank=True)
+    next_review_due = models.DateField()
+
+    RECORD_FIELDS = ("version", "reviewed_by", "comment", "previous_due", "next_review_due")
+
+    class Meta:
+        ordering = ["-reviewed_at"]
+
+    def __str__(self) -> str:
+        return f"Periodic review of {self.version} on {self.reviewed_at:%Y-%m-%d}"
+
+    @property
+    def site(self) -> None:
+        return None
+
+    def signed_content(self) -> dict[str, Any]:
+        """What the reviewer confirms: this version and file, reviewed now, next due then."""
+        return {
+            "version_id": self.version_id,
+            "file_sha256": self.version.file_sha256,
+            "reviewed_at": self.reviewed_at,
+            "comment": self.comment,
+            "next_review_due": self.next_review_due,
+        }

@@ -1,8 +1,524 @@
+"""Document pages: list, detail, version, the forms for each transition, overdue reviews.
+Thin: forms parse, services decide, selectors read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from vein2vein.core.choices import SignatureMeaning
+from vein2vein.core.errors import DomainError
+from vein2vein.core.forms import ReasonForm, attach_error
+from vein2vein.core.models import User
+from vein2vein.core.permissions import has_perm
+from vein2vein.core.signing import manifestation, signatures_for
+
+from . import selectors, services
+from .choices import VersionStatus
+from .download import pdf_response
+from .forms import ConfirmForm, DocumentForm, EditDraftForm, FilterForm, SignForm, VersionForm
+from .models import Document, DocumentVersion
+from .permissions import DocPerm, can_read_version, can_sign_as
+from .services._common import today
+
+View = Callable[..., HttpResponseBase]
 
 
-@login_required
+def needs(perm: DocPerm) -> Callable[[View], View]:
+    """Login, then the permission; otherwise 403 saying which permission is missing."""
+
+    def decorator(view: View) -> View:
+        @login_required
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if not has_perm(_user(request), perm):
+                return render(request, "core/forbidden.html", {"perm": perm}, status=403)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _data(request: HttpRequest) -> tuple[Any, Any]:
+    """The form's data and files: bound on POST even when the POST is empty."""
+    if request.method == "POST":
+        return request.POST, request.FILES
+    return None, None
+
+
+def _refused(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    return render(request, "core/forbidden.html", {"message": exc.message}, status=exc.status_code)
+
+
+def _document_or_404(number: str) -> Document:
+    document = selectors.get_document(number)
+    if document is None:
+        raise Http404("no such document")
+    return document
+
+
+def _readable_version(request: HttpRequest, version_id: int) -> DocumentVersion | HttpResponse:
+    version = get_object_or_404(
+        DocumentVersion.objects.select_related("document", "created_by"), pk=version_id
+    )
+    if not can_read_version(_user(request), version):
+        return render(request, "core/forbidden.html", {"perm": DocPerm.VIEW_UNRELEASED}, status=403)
+    return version
+
+
+# --- lists ----------------------------------------------------------------------------------
+@needs(DocPerm.VIEW)
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "documents/index.html")
+    form = FilterForm(request.GET or None)
+    filters: dict[str, Any] = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = {
+            "kind": data["kind"] or None,
+            "status": data["status"] or None,
+            "text": data["q"] or None,
+            "overdue": data["overdue"],
+        }
+    user = _user(request)
+    rows = selectors.documents(user, **filters)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "documents/index.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "can_author": has_perm(user, DocPerm.AUTHOR),
+            "to_review": selectors.awaiting_my_review(user),
+            "to_approve": selectors.awaiting_my_approval(user),
+            "unreleased": has_perm(user, DocPerm.VIEW_UNRELEASED),
+        },
+        status=200 if not form.errors else 400,
+    )
+
+
+@needs(DocPerm.VIEW)
+def overdue_reviews(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "documents/overdue.html",
+        {
+            "overdue": selectors.overdue_reviews(),
+            "due_soon": selectors.reviews_due_within(60),
+            "today": today(),
+            "can_review": has_perm(_user(request), DocPerm.PERIODIC_REVIEW),
+        },
+    )
+
+
+# --- document -------------------------------------------------------------------------------
+@needs(DocPerm.AUTHOR)
+@require_http_methods(["GET", "POST"])
+def document_create(request: HttpRequest) -> HttpResponse:
+    form = DocumentForm(*_data(request))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            version = services.draft_new_document(
+                actor=_user(request),
+                kind=data["kind"],
+                title=data["title"],
+                number=data["number"] or None,
+                owner=data["owner"],
+                review_period_months=data["review_period_months"],
+                change_summary=data["change_summary"],
+                effective_date=data["effective_date"],
+                file=data["file"],
+            )
+        except DomainError as exc:
+            attach_error(form, exc)
+        else:
+            messages.success(request, f"{version.document.number} created; {version} is a draft.")
+            return redirect("documents:version_detail", version_id=version.pk)
+    return _form_page(request, form, "New controlled document", status_ok=True)
+
+
+@needs(DocPerm.VIEW)
+def document_detail(request: HttpRequest, number: str) -> HttpResponse:
+    document = _document_or_404(number)
+    user = _user(request)
+    effective = selectors.effective_version(document)
+    versions = selectors.visible_versions(user, document)
+    if not versions:
+        return render(request, "core/forbidden.html", {"perm": DocPerm.VIEW_UNRELEASED}, status=403)
+    pending = next((v for v in versions if v.status in selectors.IN_FLIGHT), None)
+    return render(
+        request,
+        "documents/detail.html",
+        {
+            "document": document,
+            "effective": effective,
+            "versions": versions,
+            "can_new_version": has_perm(user, DocPerm.AUTHOR)
+            and document.obsoleted_at is None
+            and pending is None,
+            "can_obsolete": has_perm(user, DocPerm.OBSOLETE) and document.obsoleted_at is None,
+            "timeline": selectors.document_timeline(document),
+        },
+    )
+
+
+@needs(DocPerm.AUTHOR)
+@require_http_methods(["GET", "POST"])
+def version_create(request: HttpRequest, number: str) -> HttpResponse:
+    document = _document_or_404(number)
+    form = VersionForm(*_data(request))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            version = services.create_version(
+                actor=_user(request),
+                document=document,
+                change_summary=data["change_summary"],
+                effective_date=data["effective_date"],
+                file=data["file"],
+            )
+        except DomainError as exc:
+            attach_error(form, exc)
+        else:
+            messages.success(request, f"{version} drafted.")
+            return redirect("documents:version_detail", version_id=version.pk)
+    return _form_page(request, form, f"New version of {document}", document=document)
+
+
+@needs(DocPerm.OBSOLETE)
+@require_http_methods(["GET", "POST"])
+def document_obsolete(request: HttpRequest, number: str) -> HttpResponse:
+    document = _document_or_404(number)
+    form = ReasonForm(_data(request)[0])
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.obsolete_document(
+                actor=_user(request), document_id=document.pk, reason=form.cleaned_data["reason"]
+            )
+        except DomainError as exc:
+            attach_error(form, exc)
+        else:
+            messages.success(request, f"{document.number} is obsolete.")
+            return redirect("documents:document_detail", number=document.number)
+    return _form_page(
+        request,
+        form,
+        f"Make {document.number} obsolete",
+        document=document,
+        intro="Every effective, approved and draft version becomes obsolete; no new version "
+        "can be drafted. The history stays readable.",
+        submit="Make obsolete",
+    )
+
+
+# --- version --------------------------------------------------------------------------------
+def _actions(user: User, version: DocumentVersion) -> dict[str, bool]:
+    """Which steps to offer this user (the services decide again when one is taken)."""
+    status = version.status
+    kind = version.document.kind
+    own = version.created_by_id == user.pk
+    reviews = selectors.current_reviews(version) if status == VersionStatus.IN_REVIEW else []
+    return {
+        "edit": status == VersionStatus.DRAFT and own,
+        "submit": status == VersionStatus.DRAFT and own,
+        "return": status == VersionStatus.IN_REVIEW
+        and (own or can_sign_as(user, kind, SignatureMeaning.REVIEWED)),
+        "review": status == VersionStatus.IN_REVIEW
+        and not own
+        and not reviews
+        and can_sign_as(user, kind, SignatureMeaning.REVIEWED),
+        "approve": status == VersionStatus.IN_REVIEW
+        and not own
+        and any(s.signer_id != user.pk for s in reviews)
+        and can_sign_as(user, kind, SignatureMeaning.APPROVED),
+        "make_effective": status == VersionStatus.APPROVED
+        and has_perm(user, DocPerm.CONTROL)
+        and (version.effective_date is None or version.effective_date <= today()),
+        "obsolete": (status == VersionStatus.DRAFT and own)
+        or (
+            status in (VersionStatus.DRAFT, VersionStatus.APPROVED, VersionStatus.EFFECTIVE)
+            and has_perm(user, DocPerm.OBSOLETE)
+        ),
+        "periodic_review": status == VersionStatus.EFFECTIVE
+        and has_perm(user, DocPerm.PERIODIC_REVIEW),
+    }
+
+
+@needs(DocPerm.VIEW)
+def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
+    found = _readable_version(request, version_id)
+    if isinstance(found, HttpResponse):
+        return found
+    version = found
+    user = _user(request)
+    if version.status == VersionStatus.APPROVED:
+        selectors.activate_due(version.document)
+        version.refresh_from_db()
+    return render(
+        request,
+        "documents/version.html",
+        {
+            "version": version,
+            "document": version.document,
+            "actions": _actions(user, version),
+            "signatures": [manifestation(s, version) for s in signatures_for(version)],
+            "periodic_reviews": selectors.periodic_reviews(version),
+            "timeline": selectors.version_timeline(version),
+        },
+    )
+
+
+@needs(DocPerm.VIEW)
+def version_file(request: HttpRequest, version_id: int) -> HttpResponseBase:
+    try:
+        return pdf_response(_user(request), version_id)
+    except DomainError as exc:
+        return _refused(request, exc)
+
+
+def _form_page(
+    request: HttpRequest,
+    form: forms.Form,
+    title: str,
+    *,
+    version: DocumentVersion | None = None,
+    document: Document | None = None,
+    intro: str = "",
+    submit: str = "Save",
+    status_ok: bool = True,
+) -> HttpResponse:
+    status = 400 if request.method == "POST" and form.errors else 200
+    return render(
+        request,
+        "documents/form.html",
+        {
+            "form": form,
+            "title": title,
+            "version": version,
+            "document": document or (version.document if version else None),
+            "intro": intro,
+            "submit": submit,
+            "multipart": any(isinstance(f, forms.FileField) for f in form.fields.values()),
+        },
+        status=status,
+    )
+
+
+def _version_step(
+    request: HttpRequest,
+    version_id: int,
+    form_class: type[forms.Form],
+    call: Callable[[User, DocumentVersion, dict[str, Any]], object],
+    *,
+    title: str,
+    submit: str,
+    done: str,
+    intro: str = "",
+) -> HttpResponse:
+    """GET shows the step's form; POST runs the service; a refusal lands on the form (4xx)."""
+    found = _readable_version(request, version_id)
+    if isinstance(found, HttpResponse):
+        return found
+    version = found
+    form = form_class(*_data(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            call(_user(request), version, form.cleaned_data)
+        except DomainError as exc:
+            attach_error(form, exc)
+            response = _form_page(
+                request, form, title.format(v=version), version=version, intro=intro, submit=submit
+            )
+            response.status_code = exc.status_code
+            return response
+        messages.success(request, done.format(v=version))
+        return redirect("documents:version_detail", version_id=version.pk)
+    return _form_page(
+        request, form, title.format(v=version), version=version, intro=intro, submit=submit
+    )
+
+
+@needs(DocPerm.AUTHOR)
+@require_http_methods(["GET", "POST"])
+def version_edit(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = get_object_or_404(DocumentVersion, pk=version_id)
+    if request.method == "GET":
+        form = EditDraftForm(
+            initial={
+                "change_summary": version.change_summary,
+                "effective_date": version.effective_date,
+            }
+        )
+        return _form_page(request, form, f"Change draft {version}", version=version)
+
+    def call(user: User, v: DocumentVersion, data: dict[str, Any]) -> object:
+        fields: dict[str, Any] = {}
+        if data["change_summary"] != v.change_summary:
+            fields["change_summary"] = data["change_summary"]
+        if data["effective_date"] != v.effective_date:
+            fields["effective_date"] = data["effective_date"]
+        return services.update_draft(actor=user, version_id=v.pk, file=data["file"], **fields)
+
+    return _version_step(
+        request,
+        version_id,
+        EditDraftForm,
+        call,
+        title="Change draft {v}",
+        submit="Save",
+        done="{v} saved.",
+    )
+
+
+@needs(DocPerm.AUTHOR)
+@require_http_methods(["GET", "POST"])
+def version_submit(request: HttpRequest, version_id: int) -> HttpResponse:
+    return _version_step(
+        request,
+        version_id,
+        ConfirmForm,
+        lambda user, v, data: services.submit_for_review(actor=user, version_id=v.pk),
+        title="Submit {v} for review",
+        submit="Submit for review",
+        done="{v} is in review.",
+        intro="From now on its PDF and content are read-only.",
+    )
+
+
+@needs(DocPerm.AUTHOR)
+@require_http_methods(["GET", "POST"])
+def version_return(request: HttpRequest, version_id: int) -> HttpResponse:
+    return _version_step(
+        request,
+        version_id,
+        ReasonForm,
+        lambda user, v, data: services.return_to_draft(
+            actor=user, version_id=v.pk, reason=data["reason"]
+        ),
+        title="Return {v} to draft",
+        submit="Return to draft",
+        done="{v} is a draft again.",
+        intro="The author can change it and submit it again; it will need a new review.",
+    )
+
+
+@needs(DocPerm.VIEW_UNRELEASED)
+@require_http_methods(["GET", "POST"])
+def version_review(request: HttpRequest, version_id: int) -> HttpResponse:
+    return _version_step(
+        request,
+        version_id,
+        SignForm,
+        lambda user, v, data: services.review_version(
+            actor=user,
+            version_id=v.pk,
+            password=data["password"],
+            reason=data["reason"],
+            request=request,
+        ),
+        title="Review {v}",
+        submit="Sign as reviewed",
+        done="{v} reviewed.",
+        intro="Your signature (meaning: reviewed) covers the document, version, change "
+        "summary, PDF (by its SHA-256) and effective date.",
+    )
+
+
+@needs(DocPerm.VIEW_UNRELEASED)
+@require_http_methods(["GET", "POST"])
+def version_approve(request: HttpRequest, version_id: int) -> HttpResponse:
+    version = get_object_or_404(DocumentVersion, pk=version_id)
+    when = (
+        f"from {version.effective_date:%Y-%m-%d}"
+        if version.effective_date and version.effective_date > today()
+        else "at once"
+    )
+    return _version_step(
+        request,
+        version_id,
+        SignForm,
+        lambda user, v, data: services.approve_version(
+            actor=user,
+            version_id=v.pk,
+            password=data["password"],
+            reason=data["reason"],
+            request=request,
+        ),
+        title="Approve {v}",
+        submit="Sign as approved",
+        done="{v} approved.",
+        intro=f"Your signature (meaning: approved) covers the reviewed content. The version "
+        f"becomes effective {when}, superseding the current one.",
+    )
+
+
+@needs(DocPerm.CONTROL)
+@require_http_methods(["GET", "POST"])
+def version_make_effective(request: HttpRequest, version_id: int) -> HttpResponse:
+    return _version_step(
+        request,
+        version_id,
+        ConfirmForm,
+        lambda user, v, data: services.make_effective(actor=user, version_id=v.pk),
+        title="Make {v} effective",
+        submit="Make effective",
+        done="{v} is effective.",
+        intro="The current effective version, if any, is superseded in the same step.",
+    )
+
+
+@needs(DocPerm.AUTHOR)
+@require_http_methods(["GET", "POST"])
+def version_obsolete(request: HttpRequest, version_id: int) -> HttpResponse:
+    return _version_step(
+        request,
+        version_id,
+        ReasonForm,
+        lambda user, v, data: services.obsolete_version(
+            actor=user, version_id=v.pk, reason=data["reason"]
+        ),
+        title="Make {v} obsolete",
+        submit="Make obsolete",
+        done="{v} is obsolete.",
+    )
+
+
+@needs(DocPerm.PERIODIC_REVIEW)
+@require_http_methods(["GET", "POST"])
+def version_periodic_review(request: HttpRequest, version_id: int) -> HttpResponse:
+    return _version_step(
+        request,
+        version_id,
+        SignForm,
+        lambda user, v, data: services.record_periodic_review(
+            actor=user,
+            version_id=v.pk,
+            password=data["password"],
+            reason=data["reason"],
+            request=request,
+        ),
+        title="Periodic review of {v}",
+        submit="Sign as reviewed",
+        done="Periodic review of {v} recorded.",
+        intro="You confirm the effective version is still fit for use; the next review falls "
+        "due one review period from today.",
+    )

@@ -1,0 +1,265 @@
+"""Reads shared by views, the API, the dashboard and other apps (training).
+
+`effective_version(document)` (at=None, i.e. now) first makes effective any approved version
+whose effective date has come, through the service, so the answer is right at the moment of
+use even if the daily job has not run yet. With an explicit `at` it is a pure read of history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from vein2vein.core.audit import record_ref
+from vein2vein.core.choices import SignatureMeaning
+from vein2vein.core.models import Signature, User
+from vein2vein.core.permissions import has_perm
+from vein2vein.core.selectors import timeline
+from vein2vein.core.signing import record_content_hash
+from vein2vein.core.time import now
+
+from .choices import DocumentKind, VersionStatus
+from .models import Document, DocumentVersion, PeriodicReview
+from .permissions import DocPerm, can_read_version, can_sign_as
+
+NUMBER_RE = re.compile(r"^[A-Z]{2,4}-\d{4,6}$")
+EVER_EFFECTIVE = (VersionStatus.EFFECTIVE, VersionStatus.SUPERSEDED, VersionStatus.OBSOLETE)
+IN_FLIGHT = (VersionStatus.DRAFT, VersionStatus.IN_REVIEW, VersionStatus.APPROVED)
+
+
+def current_day() -> dt.date:
+    """The document-control calendar day (see services._common.today)."""
+    from .services import _common
+
+    return _common.today()
+
+
+def get_document(number: str) -> Document | None:
+    """The document with this number (case and surrounding spaces ignored), or None; a string
+    that cannot be a number (e.g. with a NUL byte) is None without asking the database."""
+    if not isinstance(number, str):
+        return None
+    value = number.strip().upper()
+    if not NUMBER_RE.match(value):
+        return None
+    return Document.objects.filter(number=value).first()
+
+
+def activate_due(document: Document | None = None) -> None:
+    """Make due approved versions effective now (one document, or all) when there are any:
+    a cheap check first, the service only when something is due."""
+    due = DocumentVersion.objects.filter(
+        status=VersionStatus.APPROVED, effective_date__lte=current_day()
+    )
+    if document is not None:
+        due = due.filter(document=document)
+    if due.exists():
+        from .services import activate_due_versions
+
+        activate_due_versions(document=document)
+
+
+def effective_version(document: Document, at: dt.datetime | None = None) -> DocumentVersion | None:
+    """The version in effect at `at` (default now): effective then, retired later or never."""
+    if at is None:
+        activate_due(document)
+        at = now()
+    return (
+        DocumentVersion.objects.filter(
+            document=document, status__in=EVER_EFFECTIVE, effective_at__lte=at
+        )
+        .filter(Q(retired_at__isnull=True) | Q(retired_at__gt=at))
+        .select_related("document")
+        .order_by("-effective_at")
+        .first()
+    )
+
+
+def _signatures(version: DocumentVersion, meaning: SignatureMeaning) -> QuerySet[Signature]:
+    record_type, record_id = record_ref(version)
+    return Signature.objects.filter(
+        record_type=record_type, record_id=record_id, meaning=meaning
+    ).select_related("signer")
+
+
+def current_reviews(version: DocumentVersion) -> list[Signature]:
+    """Review signatures that count for approval: given since the latest submission, still
+    valid for the version's content, by someone other than the author who holds a review role
+    for this kind (REQUIRED_SIGNATURES), whichever way they signed."""
+    if version.submitted_at is None:
+        return []  # a draft: nothing counts until it is submitted (again)
+    qs = _signatures(version, SignatureMeaning.REVIEWED).filter(signed_at__gte=version.submitted_at)
+    digest = record_content_hash(version)
+    kind = version.document.kind
+    return [
+        s
+        for s in qs.order_by("signed_at")
+        if s.content_hash == digest
+        and s.signer_id != version.created_by_id
+        and can_sign_as(s.signer, kind, SignatureMeaning.REVIEWED)
+    ]
+
+
+def approval(version: DocumentVersion) -> Signature | None:
+    return _signatures(version, SignatureMeaning.APPROVED).order_by("-signed_at").first()
+
+
+# --- lists ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DocumentRow:
+    document: Document
+    effective: DocumentVersion | None
+    pending: DocumentVersion | None
+    overdue: bool
+
+
+def _rows(documents: QuerySet[Document], today: dt.date) -> list[DocumentRow]:
+    rows = []
+    for doc in documents:
+        versions = list(doc.versions.all())  # prefetched
+        effective = next((v for v in versions if v.status == VersionStatus.EFFECTIVE), None)
+        pending = next((v for v in versions if v.status in IN_FLIGHT), None)
+        overdue = bool(
+            effective and effective.next_review_due and effective.next_review_due < today
+        )
+        rows.append(DocumentRow(doc, effective, pending, overdue))
+    return rows
+
+
+def documents(
+    user: User,
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    text: str | None = None,
+    overdue: bool = False,
+) -> list[DocumentRow]:
+    """Documents this user may see, filtered: kind; a version in `status`; number or title
+    containing `text`; periodic review overdue. Readers without access to unreleased versions
+    see documents with an effective version only, and no pending versions."""
+    activate_due()
+    today = current_day()
+    unreleased = has_perm(user, DocPerm.VIEW_UNRELEASED)
+    qs = Document.objects.select_related("owner").order_by("number")
+    if not unreleased:
+        qs = qs.filter(versions__status=VersionStatus.EFFECTIVE)
+    if kind:
+        qs = qs.filter(kind=kind)
+    if status:
+        qs = qs.filter(versions__status=status)
+    if text:
+        qs = qs.filter(Q(number__icontains=text) | Q(title__icontains=text))
+    if overdue:
+        qs = qs.filter(
+            versions__status=VersionStatus.EFFECTIVE, versions__next_review_due__lt=today
+        )
+    visible = EVER_EFFECTIVE if unreleased else (VersionStatus.EFFECTIVE,)
+    statuses = (*visible, *IN_FLIGHT) if unreleased else visible
+    qs = qs.distinct().prefetch_related(
+        Prefetch(
+            "versions",
+            queryset=DocumentVersion.objects.filter(status__in=statuses).order_by("-version"),
+        )
+    )
+    return _rows(qs, today)
+
+
+def visible_versions(user: User, document: Document) -> list[DocumentVersion]:
+    return [
+        v
+        for v in document.versions.select_related("created_by").order_by("-version")
+        if can_read_version(user, v)
+    ]
+
+
+def overdue_reviews(today: dt.date | None = None) -> QuerySet[DocumentVersion]:
+    """Effective versions whose periodic review date has passed, most overdue first."""
+    return (
+        DocumentVersion.objects.filter(
+            status=VersionStatus.EFFECTIVE, next_review_due__lt=today or current_day()
+        )
+        .select_related("document", "document__owner")
+        .order_by("next_review_due", "document__number")
+    )
+
+
+def reviews_due_within(days: int, today: dt.date | None = None) -> QuerySet[DocumentVersion]:
+    day = today or current_day()
+    return (
+        DocumentVersion.objects.filter(
+            status=VersionStatus.EFFECTIVE,
+            next_review_due__gte=day,
+            next_review_due__lte=day + dt.timedelta(days=days),
+        )
+        .select_related("document", "document__owner")
+        .order_by("next_review_due", "document__number")
+    )
+
+
+def periodic_reviews(version: DocumentVersion) -> QuerySet[PeriodicReview]:
+    return version.periodic_reviews.select_related("reviewed_by")
+
+
+# --- work queues ----------------------------------------------------------------------------
+def awaiting_my_review(user: User) -> list[DocumentVersion]:
+    """Versions in review that still need a review this user may give: not their own, and no
+    review counted since the latest submission (one review is needed, then approval)."""
+    pending = (
+        DocumentVersion.objects.filter(status=VersionStatus.IN_REVIEW)
+        .exclude(created_by=user)
+        .select_related("document", "created_by")
+        .order_by("submitted_at")
+    )
+    out = []
+    for version in pending:
+        if not can_sign_as(user, version.document.kind, SignatureMeaning.REVIEWED):
+            continue
+        reviews = current_reviews(version)
+        if not reviews:
+            out.append(version)
+    return out
+
+
+def awaiting_my_approval(user: User) -> list[DocumentVersion]:
+    """Reviewed versions this user may approve: not their own, reviewed by someone else."""
+    pending = (
+        DocumentVersion.objects.filter(status=VersionStatus.IN_REVIEW)
+        .exclude(created_by=user)
+        .select_related("document", "created_by")
+        .order_by("submitted_at")
+    )
+    out = []
+    for version in pending:
+        if not can_sign_as(user, version.document.kind, SignatureMeaning.APPROVED):
+            continue
+        if any(s.signer_id != user.pk for s in current_reviews(version)):
+            out.append(version)
+    return out
+
+
+def my_drafts(user: User) -> QuerySet[DocumentVersion]:
+    return (
+        DocumentVersion.objects.filter(created_by=user, status=VersionStatus.DRAFT)
+        .select_related("document")
+        .order_by("document__number")
+    )
+
+
+def version_timeline(version: DocumentVersion) -> list[dict[str, object]]:
+    """The version's events and signatures, with its periodic reviews' ones folded in."""
+    items = timeline(*record_ref(version))
+    for review in version.periodic_reviews.all():
+        items += timeline(*record_ref(review))
+    items.sort(key=lambda item: (item["at"], 0 if item["kind"] == "event" else 1))
+    return items
+
+
+def document_timeline(document: Document) -> list[dict[str, object]]:
+    return timeline(*record_ref(document))
+
+
+KINDS = DocumentKind.choices
+STATUSES = VersionStatus.choices
