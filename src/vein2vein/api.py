@@ -32,7 +32,11 @@ api = NinjaAPI(
 
 
 def _field(loc: list[object] | tuple[object, ...]) -> str | None:
-    parts = [str(p) for p in loc if p not in ("body", "payload", "query", "path", "filters")]
+    parts = [
+        str(p)
+        for p in loc
+        if p not in ("body", "payload", "query", "path", "filters", "form", "file")
+    ]
     return ".".join(parts) or None
 
 

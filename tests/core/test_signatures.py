@@ -155,3 +155,12 @@ def test_composite_step_checks_password_then_signs_in_its_own_transaction(qa_rev
     with transaction.atomic():
         sig = services.apply_signature(actor=qa_reviewer, record=site, meaning="reviewed")
     assert is_valid(sig)
+
+
+def test_a_record_can_restrict_what_the_generic_sign_path_may_add(qa_reviewer, site, monkeypatch):
+    from vein2vein.core.models import Site
+
+    monkeypatch.setattr(Site, "GENERIC_SIGNATURE_MEANINGS", ("performed",), raising=False)
+    with nothing_written(), pytest.raises(ValidationFailed, match="own workflow") as exc:
+        services.sign_record(actor=qa_reviewer, record=site, meaning="reviewed", password=PASSWORD)
+    assert exc.value.field == "meaning"

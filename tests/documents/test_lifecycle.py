@@ -194,20 +194,22 @@ def test_author_cannot_review_own_version(make_user, reviewer):
 
 
 def test_author_cannot_sign_own_version_through_the_generic_dialog(in_review, author):
-    with unchanged(), pytest.raises(SignatureRefused, match="cannot reviewed their own"):
+    with unchanged(), pytest.raises(ValidationFailed, match="own workflow step") as exc:
         core_services.sign_record(
             actor=author, record=in_review, meaning="reviewed", password=PASSWORD
         )
+    assert exc.value.field == "meaning"
 
 
-def test_a_generic_signature_by_a_role_outside_the_review_roles_does_not_count(
-    in_review, make_user, approver
-):
-    qc = make_user(Role.QC_ANALYST)  # may sign 'reviewed' in general, not review documents
-    core_services.sign_record(actor=qc, record=in_review, meaning="reviewed", password=PASSWORD)
+@pytest.mark.parametrize("meaning", ["reviewed", "approved", "verified"])
+def test_the_generic_sign_path_adds_nothing_to_a_version(in_review, make_user, meaning):
+    """Review and approval go through the version's own steps, with their own role rules."""
+    signer = make_user(Role.QA_APPROVER) if meaning == "approved" else make_user(Role.QC_ANALYST)
+    with unchanged(), pytest.raises(ValidationFailed, match="own workflow step"):
+        core_services.sign_record(
+            actor=signer, record=in_review, meaning=meaning, password=PASSWORD
+        )
     assert selectors.current_reviews(in_review) == []
-    with unchanged(), pytest.raises(Conflict, match="reviewed before approval"):
-        services.approve_version(actor=approver, version_id=in_review.pk, password=PASSWORD)
 
 
 def test_review_only_in_review(effective, author, reviewer):

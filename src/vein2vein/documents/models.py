@@ -66,6 +66,8 @@ class DocumentVersion(models.Model):
 
     # What the review and approval signatures cover: the content, not the lifecycle stamps.
     SIGNED_FIELDS = ("document_id", "version", "change_summary", "file_sha256", "effective_date")
+    # Review and approval are signed through the version's own workflow steps only.
+    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
 
     class Meta:
         ordering = ["document__number", "-version"]

@@ -157,8 +157,20 @@ def sign_record(
     performed_by: User | None = None,
 ) -> Signature:
     """Sign `record` with `meaning`. The signature stores a SHA-256 of the signed content, so
-    a later change to the record shows the signature as no longer valid."""
-    _require_signing_role(actor, _meaning(meaning), record)
+    a later change to the record shows the signature as no longer valid.
+
+    A record whose signatures belong to its own workflow (a document's review and approval)
+    declares `GENERIC_SIGNATURE_MEANINGS`, the meanings this general path may add to it.
+    """
+    sig_meaning = _meaning(meaning)
+    allowed = getattr(type(record), "GENERIC_SIGNATURE_MEANINGS", None)
+    if allowed is not None and sig_meaning not in allowed:
+        raise ValidationFailed(
+            f"a {record._meta.verbose_name} is signed as '{meaning}' only through its own "
+            "workflow step",
+            field="meaning",
+        )
+    _require_signing_role(actor, sig_meaning, record)
     _validate.text(reason, "reason", max_length=2000, required=False)
     check_password_for_signing(actor, password, request)
     with transaction.atomic():
