@@ -42,10 +42,23 @@ ROLE_PERMISSIONS: dict[str, frozenset[Role]] = {
 
 # Which roles may sign with which meaning. Admin and inspector sign nothing.
 SIGNING_ROLES: dict[SignatureMeaning, frozenset[Role]] = {
+    # Every GMP role performs its own work, at least its own read-and-understood training.
     SignatureMeaning.PERFORMED: frozenset(
-        {Role.OPERATOR, Role.SUPERVISOR, Role.QC_ANALYST, Role.LOGISTICS, Role.CLINICAL_SITE}
+        {
+            Role.OPERATOR,
+            Role.VERIFIER,
+            Role.SUPERVISOR,
+            Role.QC_ANALYST,
+            Role.QA_REVIEWER,
+            Role.QA_APPROVER,
+            Role.LOGISTICS,
+            Role.CLINICAL_SITE,
+        }
     ),
-    SignatureMeaning.VERIFIED: frozenset({Role.VERIFIER, Role.SUPERVISOR, Role.QC_ANALYST}),
+    # QA verifies as a trainer signing off trainer-led training.
+    SignatureMeaning.VERIFIED: frozenset(
+        {Role.VERIFIER, Role.SUPERVISOR, Role.QC_ANALYST, Role.QA_REVIEWER, Role.QA_APPROVER}
+    ),
     SignatureMeaning.REVIEWED: frozenset(
         {Role.QA_REVIEWER, Role.QA_APPROVER, Role.SUPERVISOR, Role.QC_ANALYST}
     ),

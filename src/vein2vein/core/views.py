@@ -42,7 +42,7 @@ from .signing import manifestation, resolve_record, signatures_for
 View = Callable[..., HttpResponse]
 
 
-def needs(perm: Perm) -> Callable[[View], View]:
+def needs(perm: str) -> Callable[[View], View]:
     """Login, then the permission; a page the user may not see answers 403 and says why."""
 
     def decorator(view: View) -> View:

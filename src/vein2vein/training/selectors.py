@@ -1,0 +1,431 @@
+"""Reads shared by the training pages, the API, the dashboard panel and later apps.
+
+`is_qualified(user, requirements, at)` is the question later apps ask before a user executes a
+step; it is a pure read. `services.require_qualified` asks it and records a refusal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Union
+
+from django.db.models import Q, QuerySet
+
+from vein2vein.core.models import RoleAssignment, Site, User
+from vein2vein.core.permissions import GMP_ROLES
+from vein2vein.core.time import in_zone, now
+from vein2vein.documents import selectors as document_selectors
+from vein2vein.documents.models import Document, DocumentVersion
+
+from .choices import OPEN_ASSIGNMENT_STATUSES, AssignmentStatus, QualificationStatus
+from .models import (
+    Curriculum,
+    CurriculumItem,
+    Qualification,
+    QualificationType,
+    TrainingAssignment,
+)
+
+# A requirement: a Document (its version effective at the time of the check), a
+# QualificationType, or the text of either ("SOP-0004", "APS").
+Requirement = Union[Document, QualificationType, str]  # noqa: UP007 - readable in docs
+
+
+# --- documents (through the documents app's selectors) -------------------------------------
+def effective_version(document: Document, at: dt.datetime | None = None) -> DocumentVersion | None:
+    """The version in effect at `at`; at=None (now) also lets documents make due versions
+    effective first, so a version whose effective date has come counts at once."""
+    return document_selectors.effective_version(document, at=at)
+
+
+def get_document(number: str) -> Document | None:
+    return document_selectors.get_document(number)
+
+
+def documents() -> QuerySet[Document]:
+    """Documents a curriculum may list (for the pickers)."""
+    return Document.objects.order_by("number")
+
+
+# --- is_qualified ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QualificationResult:
+    """Yes, or exactly what is missing: "SOP-0004 v2 not read", "Aseptic gowning expired
+    2026-10-01". Truthy when qualified."""
+
+    user: User
+    at: dt.datetime
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    @property
+    def message(self) -> str:
+        if self.ok:
+            return f"{self.user.printed_name} is qualified"
+        return f"{self.user.printed_name} is not qualified: {'; '.join(self.missing)}"
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _day(value: dt.datetime, site: Site) -> str:
+    return f"{in_zone(value, site.time_zone):%Y-%m-%d}"
+
+
+def _document_gap(
+    user: User, document: Document, at: dt.datetime, asked_at: dt.datetime | None
+) -> str | None:
+    version = effective_version(document, asked_at)
+    if version is None:
+        return f"{document.number} has no effective version"
+    record = TrainingAssignment.objects.filter(trainee=user, document_version=version).first()
+    if record is not None and record.completed_at is not None and record.completed_at <= at:
+        return None
+    label = f"{document.number} v{version.version}"
+    if (
+        record is not None
+        and record.trainer_led
+        and record.trainee_signed_at is not None
+        and record.trainee_signed_at <= at
+    ):
+        return f"{label} read, trainer sign-off missing"
+    return f"{label} not read"
+
+
+def _qualification_gap(user: User, kind: QualificationType, at: dt.datetime) -> str | None:
+    """The grant that counts at `at` is the latest one made by then."""
+    held = (
+        Qualification.objects.filter(user=user, qualification_type=kind, granted_at__lte=at)
+        .select_related("site")
+        .order_by("-granted_at", "-pk")
+        .first()
+    )
+    if held is None:
+        return f"{kind.name} not held"
+    state = held.state_at(at)
+    if state == "revoked":
+        assert held.revoked_at is not None
+        return f"{kind.name} revoked {_day(held.revoked_at, held.site)}"
+    if state == "expired":
+        return f"{kind.name} expired {_day(held.expires_at, held.site)}"
+    return None
+
+
+def resolve_requirement(item: Requirement) -> Document | QualificationType | None:
+    """A Document or QualificationType for a requirement; text is a document number first,
+    then a qualification type code; None when it names neither."""
+    if isinstance(item, Document | QualificationType):
+        return item
+    text = str(item).strip()
+    if not text or "\x00" in text:
+        return None
+    return (
+        get_document(text)
+        or get_document(text.upper())
+        or QualificationType.objects.filter(code=text.upper()).first()
+    )
+
+
+def _label(item: Requirement) -> str:
+    if isinstance(item, Document):
+        return item.number
+    if isinstance(item, QualificationType):
+        return item.code
+    return str(item).strip()
+
+
+def is_qualified(
+    user: User, requirements: Iterable[Requirement], at: dt.datetime | None = None
+) -> QualificationResult:
+    """Whether `user` has read the version of each document effective at `at` (now by default)
+    and holds each qualification, valid at `at`. An unknown requirement fails closed."""
+    when = at or now()
+    missing: list[str] = []
+    seen: set[str] = set()
+    for item in requirements:
+        target = resolve_requirement(item)
+        key = f"{type(target).__name__}:{target.pk}" if target else _label(item).upper()
+        if key in seen:
+            continue
+        seen.add(key)
+        if target is None:
+            gap: str | None = f"{_label(item)}: no such document or qualification"
+        elif isinstance(target, Document):
+            gap = _document_gap(user, target, when, at)
+        else:
+            gap = _qualification_gap(user, target, when)
+        if gap:
+            missing.append(gap)
+    return QualificationResult(user=user, at=when, missing=missing)
+
+
+# --- curricula ------------------------------------------------------------------------------
+def _active_role_assignments(user: User) -> QuerySet[RoleAssignment]:
+    return RoleAssignment.objects.filter(
+        user=user,
+        user__is_active=True,
+        revoked_at__isnull=True,
+        site__is_active=True,
+        role__in=[str(r) for r in GMP_ROLES],
+    ).select_related("site")
+
+
+def curricula_for(user: User) -> QuerySet[Curriculum]:
+    """The curricula of the roles `user` holds now: each role's all-sites curriculum and the
+    one for the site where the role is held."""
+    scope = Q(pk__in=[])
+    for assignment in _active_role_assignments(user):
+        scope |= Q(role=assignment.role, site__isnull=True)
+        scope |= Q(role=assignment.role, site=assignment.site)
+    return Curriculum.objects.filter(scope).select_related("site")
+
+
+def curriculum_items_for(user: User) -> list[CurriculumItem]:
+    return list(
+        CurriculumItem.objects.filter(
+            curriculum__in=curricula_for(user), removed_at__isnull=True
+        ).select_related("document", "qualification_type", "curriculum")
+    )
+
+
+def curriculum_requirements(user: User) -> list[Document | QualificationType]:
+    """Documents (by number) then qualifications (by code) the user's curricula require."""
+    docs: dict[str, Document] = {}
+    kinds: dict[str, QualificationType] = {}
+    for item in curriculum_items_for(user):
+        if item.document is not None:
+            docs[item.document.number] = item.document
+        elif item.qualification_type is not None:
+            kinds[item.qualification_type.code] = item.qualification_type
+    return [*(docs[k] for k in sorted(docs)), *(kinds[k] for k in sorted(kinds))]
+
+
+def curriculum_status(user: User, at: dt.datetime | None = None) -> QualificationResult:
+    """Is `user` trained and qualified on everything their roles' curricula require?"""
+    return is_qualified(user, curriculum_requirements(user), at)
+
+
+def holders_of_document(document: Document) -> list[tuple[User, Site, CurriculumItem]]:
+    """Who must read `document`: one (user, site, item) per active user whose role at an active
+    site has a curriculum listing it. When several curricula list it, the strictest item wins
+    (trainer-led, then the fewest days), and the site is the one that item's role is held at."""
+
+    def strictness(candidate: tuple[User, Site, CurriculumItem]) -> tuple[bool, int, str, int]:
+        _, site, item = candidate
+        return (not item.trainer_led, item.due_days, site.code, item.pk)
+
+    out: dict[int, tuple[User, Site, CurriculumItem]] = {}
+    items = CurriculumItem.objects.filter(
+        document=document, removed_at__isnull=True
+    ).select_related("curriculum")
+    for item in items:
+        holders = RoleAssignment.objects.filter(
+            role=item.curriculum.role,
+            revoked_at__isnull=True,
+            site__is_active=True,
+            user__is_active=True,
+        ).select_related("user", "site")
+        if item.curriculum.site_id is not None:
+            holders = holders.filter(site_id=item.curriculum.site_id)
+        for assignment in holders:
+            candidate = (assignment.user, assignment.site, item)
+            current = out.get(assignment.user_id)
+            if current is None or strictness(candidate) < strictness(current):
+                out[assignment.user_id] = candidate
+    return [out[k] for k in sorted(out)]
+
+
+def curricula() -> QuerySet[Curriculum]:
+    return Curriculum.objects.select_related("site", "created_by")
+
+
+def curriculum_items(
+    curriculum: Curriculum, *, include_removed: bool = False
+) -> list[CurriculumItem]:
+    qs = curriculum.items.select_related("document", "qualification_type", "added_by", "removed_by")
+    if not include_removed:
+        qs = qs.filter(removed_at__isnull=True)
+    # Documents by number, then qualifications by code; within each, active ones first.
+    return sorted(
+        qs,
+        key=lambda i: (
+            i.document is None,
+            i.requirement,
+            i.removed_at is not None,
+            i.pk,
+        ),
+    )
+
+
+def qualification_types(*, include_inactive: bool = True) -> QuerySet[QualificationType]:
+    qs = QualificationType.objects.all()
+    return qs if include_inactive else qs.filter(is_active=True)
+
+
+# --- assignments ----------------------------------------------------------------------------
+def _assignment_qs() -> QuerySet[TrainingAssignment]:
+    return TrainingAssignment.objects.select_related(
+        "trainee", "document_version__document", "site", "trainer"
+    )
+
+
+def open_assignments(user: User) -> list[TrainingAssignment]:
+    return list(_assignment_qs().filter(trainee=user, status__in=OPEN_ASSIGNMENT_STATUSES))
+
+
+def completed_assignments(user: User) -> list[TrainingAssignment]:
+    return list(
+        _assignment_qs()
+        .filter(trainee=user, status=AssignmentStatus.COMPLETED)
+        .order_by("-completed_at")
+    )
+
+
+def assignments(
+    *,
+    status: str | None = None,
+    overdue: bool = False,
+    document: str | None = None,
+    trainee: str | None = None,
+    site: Site | None = None,
+    at: dt.datetime | None = None,
+) -> QuerySet[TrainingAssignment]:
+    """Assignments, soonest due first; `overdue` keeps open ones past their due time."""
+    qs = _assignment_qs()
+    if status:
+        qs = qs.filter(status=status)
+    if overdue:
+        qs = qs.filter(status__in=OPEN_ASSIGNMENT_STATUSES, due_at__lte=at or now())
+    if document:
+        qs = qs.filter(document_version__document__number__iexact=document.strip())
+    if trainee:
+        qs = qs.filter(trainee__username__iexact=trainee.strip())
+    if site is not None:
+        qs = qs.filter(site=site)
+    return qs
+
+
+def awaiting_sign_off(trainer: User) -> QuerySet[TrainingAssignment]:
+    """Trainer-led items the trainee has signed, at sites where `trainer` may sign them off."""
+    from .choices import TRAINER_ROLES
+
+    sites = RoleAssignment.objects.filter(
+        user=trainer, revoked_at__isnull=True, role__in=[str(r) for r in TRAINER_ROLES]
+    ).values("site_id")
+    return (
+        _assignment_qs()
+        .filter(status=AssignmentStatus.AWAITING_TRAINER, site_id__in=sites)
+        .exclude(trainee=trainer)
+    )
+
+
+# --- qualifications -------------------------------------------------------------------------
+def _qualification_qs() -> QuerySet[Qualification]:
+    return Qualification.objects.select_related(
+        "user", "qualification_type", "site", "granted_by", "revoked_by"
+    )
+
+
+def current_qualifications(user: User) -> list[Qualification]:
+    """The latest grant of each type the user has held (valid, expired or revoked)."""
+    latest: dict[int, Qualification] = {}
+    for q in _qualification_qs().filter(user=user).order_by("-granted_at", "-pk"):
+        latest.setdefault(q.qualification_type_id, q)
+    return sorted(latest.values(), key=lambda q: q.qualification_type.code)
+
+
+def qualifications(
+    *,
+    user: str | None = None,
+    qualification_type: str | None = None,
+    state: str | None = None,
+    at: dt.datetime | None = None,
+) -> QuerySet[Qualification]:
+    """Grants, newest first; `state` is valid, expired, revoked or superseded at `at`."""
+    when = at or now()
+    qs = _qualification_qs()
+    if user:
+        qs = qs.filter(user__username__iexact=user.strip())
+    if qualification_type:
+        qs = qs.filter(qualification_type__code__iexact=qualification_type.strip())
+    if state == "valid":
+        qs = qs.filter(status=QualificationStatus.ACTIVE, expires_at__gt=when)
+    elif state == "expired":
+        qs = qs.filter(status=QualificationStatus.ACTIVE, expires_at__lte=when)
+    elif state in (QualificationStatus.REVOKED, QualificationStatus.SUPERSEDED):
+        qs = qs.filter(status=state)
+    return qs
+
+
+def expiring(
+    user: User, *, within_days: int = 30, at: dt.datetime | None = None
+) -> list[Qualification]:
+    """The user's active qualifications that expire within `within_days` (or have expired)."""
+    when = at or now()
+    return list(
+        _qualification_qs()
+        .filter(
+            user=user,
+            status=QualificationStatus.ACTIVE,
+            expires_at__lte=when + dt.timedelta(days=within_days),
+        )
+        .order_by("expires_at")
+    )
+
+
+# --- the overview for supervisors and QA ----------------------------------------------------
+@dataclass(frozen=True)
+class MatrixRow:
+    user: User
+    roles: list[str]
+    requirements: int
+    result: QualificationResult
+    open_count: int
+    overdue_count: int
+
+
+def people(site: Site | None = None, role: str | None = None) -> list[User]:
+    qs = RoleAssignment.objects.filter(
+        revoked_at__isnull=True,
+        site__is_active=True,
+        user__is_active=True,
+        role__in=[str(r) for r in GMP_ROLES],
+    )
+    if site is not None:
+        qs = qs.filter(site=site)
+    if role:
+        qs = qs.filter(role=role)
+    ids = qs.values("user_id")
+    return list(User.objects.filter(pk__in=ids).order_by("full_name", "username"))
+
+
+def matrix(
+    *, site: Site | None = None, role: str | None = None, at: dt.datetime | None = None
+) -> list[MatrixRow]:
+    """Who is missing what: each person's curriculum status, open and overdue assignments."""
+    when = at or now()
+    rows: list[MatrixRow] = []
+    for person in people(site, role):
+        requirements: Sequence[Document | QualificationType] = curriculum_requirements(person)
+        todo = TrainingAssignment.objects.filter(
+            trainee=person, status__in=OPEN_ASSIGNMENT_STATUSES
+        )
+        rows.append(
+            MatrixRow(
+                user=person,
+                roles=sorted({a.get_role_display() for a in _active_role_assignments(person)}),
+                requirements=len(requirements),
+                result=is_qualified(person, requirements, when),
+                open_count=todo.count(),
+                overdue_count=todo.filter(due_at__lte=when).count(),
+            )
+        )
+    return rows

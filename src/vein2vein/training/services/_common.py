@@ -1,0 +1,59 @@
+"""Helpers shared by the training services."""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import os
+
+from django.db import connection
+
+from vein2vein.core.errors import NotFound, ValidationFailed
+from vein2vein.core.models import Site, User
+
+from ..choices import DEFAULT_DUE_DAYS, MAX_DUE_DAYS
+
+
+def add_months(value: dt.datetime, months: int) -> dt.datetime:
+    """`value` plus whole calendar months; the 31st becomes the last day of a shorter month."""
+    index = value.month - 1 + months
+    year, month = value.year + index // 12, index % 12 + 1
+    return value.replace(
+        year=year, month=month, day=min(value.day, calendar.monthrange(year, month)[1])
+    )
+
+
+def default_due_days() -> int:
+    """Days to read a newly effective version: VEIN2VEIN_TRAINING_DUE_DAYS, else 14."""
+    raw = os.environ.get("VEIN2VEIN_TRAINING_DUE_DAYS", "")
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_DUE_DAYS else DEFAULT_DUE_DAYS
+
+
+def whole_number(value: object, field: str, *, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        else:
+            raise ValidationFailed(f"{field} must be a whole number", field=field)
+    if not low <= value <= high:
+        raise ValidationFailed(f"{field} must be between {low} and {high}", field=field)
+    return value
+
+
+def site_or_404(site_id: object, field: str = "site_id") -> Site:
+    site = Site.objects.filter(pk=site_id).first() if isinstance(site_id, int) else None
+    if site is None:
+        raise NotFound(f"site {site_id} does not exist", field=field)
+    return site
+
+
+def user_or_404(user_id: object, field: str = "user_id") -> User:
+    user = User.objects.filter(pk=user_id).first() if isinstance(user_id, int) else None
+    if user is None:
+        raise NotFound(f"user {user_id} does not exist", field=field)
+    return user
+
+
+def in_service_transaction() -> bool:
+    """Inside an atomic block other than the one a test case wraps around each test."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
