@@ -1,0 +1,83 @@
+"""Every write in the quality system. Other apps call `raise_deviation` from here.
+
+Split by use case: deviations, CAPA, change control (DESIGN: a services package past a few
+hundred lines).
+"""
+
+from .capa import (
+    add_action,
+    cancel_action,
+    cancel_capa,
+    close_capa,
+    complete_action,
+    create_capa,
+    link_deviation,
+    plan_effectiveness_check,
+    record_effectiveness_check,
+    start_action,
+)
+from .change_control import (
+    add_task,
+    approve_change,
+    cancel_change,
+    cancel_task,
+    close_change,
+    complete_task,
+    create_change,
+    pending_roles,
+    reject_change,
+    start_implementation,
+    submit_change,
+    update_change,
+)
+from .deviations import (
+    cancel_deviation,
+    classify_deviation,
+    close_deviation,
+    create_deviation,
+    extend_due_date,
+    link_record,
+    raise_deviation,
+    remove_link,
+    return_to_investigation,
+    start_investigation,
+    submit_for_approval,
+    update_investigation,
+)
+
+__all__ = [
+    "add_action",
+    "add_task",
+    "approve_change",
+    "cancel_action",
+    "cancel_capa",
+    "cancel_change",
+    "cancel_deviation",
+    "cancel_task",
+    "classify_deviation",
+    "close_capa",
+    "close_change",
+    "close_deviation",
+    "complete_action",
+    "complete_task",
+    "create_capa",
+    "create_change",
+    "create_deviation",
+    "extend_due_date",
+    "link_deviation",
+    "link_record",
+    "pending_roles",
+    "plan_effectiveness_check",
+    "raise_deviation",
+    "record_effectiveness_check",
+    "reject_change",
+    "remove_link",
+    "return_to_investigation",
+    "start_action",
+    "start_implementation",
+    "start_investigation",
+    "submit_change",
+    "submit_for_approval",
+    "update_change",
+    "update_investigation",
+]
