@@ -204,6 +204,9 @@ class Deviation(models.Model):
         """Still active and past its due date, as today reads at the deviation's site."""
         return self.is_active and _past_due(self.due_date, self.site)
 
+    # Signed only through its workflow steps (quality services), never the generic path.
+    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
+
     def signed_content(self) -> dict[str, Any]:
         return _values(self, self.RECORD_FIELDS)
 
@@ -234,6 +237,9 @@ class DeviationExtension(models.Model):
     @property
     def site(self) -> Site:
         return self.deviation.site
+
+    # Signed only through its workflow steps (quality services), never the generic path.
+    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
 
     def signed_content(self) -> dict[str, Any]:
         return {
@@ -480,6 +486,9 @@ class EffectivenessCheck(models.Model):
     def is_overdue(self) -> bool:
         return not self.result and _past_due(self.due_date, self.capa.site)
 
+    # Signed only through its workflow steps (quality services), never the generic path.
+    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
+
     def signed_content(self) -> dict[str, Any]:
         return {
             "capa": self.capa.number,
@@ -597,6 +606,9 @@ class ChangeControl(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in CHANGE_ACTIVE
+
+    # Signed only through its workflow steps (quality services), never the generic path.
+    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
 
     def signed_content(self) -> dict[str, Any]:
         return _values(self, self.SIGNED_FIELDS)
