@@ -14,6 +14,8 @@ from .core.api import router as core_router
 from .core.auth import TokenAuth
 from .core.errors import DomainError
 from .documents.api import router as documents_router
+from .equipment.api import router as equipment_router
+from .materials.api import router as materials_router
 from .quality.api import router as quality_router
 from .training.api import router as training_router
 
@@ -79,3 +81,5 @@ api.add_router("/", core_router)
 api.add_router("/quality", quality_router)
 api.add_router("/documents", documents_router)
 api.add_router("/training", training_router)
+api.add_router("/materials", materials_router)
+api.add_router("/equipment", equipment_router)

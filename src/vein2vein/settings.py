@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "vein2vein.documents",
     "vein2vein.training",
     "vein2vein.quality",
+    "vein2vein.materials",
+    "vein2vein.equipment",
     "vein2vein.web",
 ]
 

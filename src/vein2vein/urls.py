@@ -9,6 +9,8 @@ urlpatterns = [
     path("quality/", include("vein2vein.quality.urls")),
     path("documents/", include("vein2vein.documents.urls")),
     path("training/", include("vein2vein.training.urls")),
+    path("materials/", include("vein2vein.materials.urls")),
+    path("equipment/", include("vein2vein.equipment.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -8,19 +8,28 @@ from django.shortcuts import render
 
 from vein2vein.core import selectors
 from vein2vein.documents.dashboard import panel as documents_panel
+from vein2vein.equipment.dashboard import panel as equipment_panel
+from vein2vein.materials.dashboard import panel as materials_panel
 from vein2vein.quality.dashboard import panel as quality_panel
 from vein2vein.training.dashboard import panel as training_panel
 
 from .navigation import AREAS, AREAS_BY_SLUG
 
 
+# Each app's "my work" panel (my training, my open actions, awaiting my signature...), in order.
+DASHBOARD_PANELS = (
+    training_panel,
+    quality_panel,
+    documents_panel,
+    materials_panel,
+    equipment_panel,
+)
+
+
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     recent = selectors.audit_events(actor=request.user.get_username())[:10]
-    # Each app contributes its own "my work" panel (my training, my open actions, ...).
-    panels = [
-        p for p in (training_panel(request), quality_panel(request), documents_panel(request)) if p
-    ]
+    panels = [p for panel in DASHBOARD_PANELS if (p := panel(request))]
     return render(
         request,
         "web/dashboard.html",

@@ -11,7 +11,13 @@ from django.core.management.base import BaseCommand
 from vein2vein.core.demo import load_demo
 
 # Each domain app's demo, bottom up; each is idempotent and writes through its services.
-APP_DEMOS = ("vein2vein.documents.demo", "vein2vein.training.demo", "vein2vein.quality.demo")
+APP_DEMOS = (
+    "vein2vein.documents.demo",
+    "vein2vein.training.demo",
+    "vein2vein.quality.demo",
+    "vein2vein.materials.demo",
+    "vein2vein.equipment.demo",
+)
 
 
 class Command(BaseCommand):

@@ -1,0 +1,5 @@
+"""equipment API; thin: parse, call a service or selector, serialize."""
+
+from ninja import Router
+
+router = Router(tags=["equipment"])
