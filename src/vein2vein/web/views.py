@@ -15,7 +15,6 @@ from vein2vein.training.dashboard import panel as training_panel
 
 from .navigation import AREAS, AREAS_BY_SLUG
 
-
 # Each app's "my work" panel (my training, my open actions, awaiting my signature...), in order.
 DASHBOARD_PANELS = (
     training_panel,
