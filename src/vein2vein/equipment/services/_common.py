@@ -1,0 +1,134 @@
+"""Helpers shared by the equipment services: input checks naming the field, lookups, dates
+in the unit's zone. Private to equipment.services."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import TypeVar
+
+from django.db import connection, models
+
+from vein2vein.core.errors import Conflict, NotFound, ValidationFailed
+from vein2vein.core.models import Site
+from vein2vein.core.services import _validate
+from vein2vein.core.time import in_zone, now
+
+from ..models import Equipment
+
+text = _validate.text
+reason = _validate.reason
+only_editable = _validate.only_editable
+LONG = 10_000
+_TAG_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,29}$")
+
+
+def asset_tag(value: object, field: str = "equipment_id") -> str:
+    """An asset tag: 2-30 capitals, digits and '-', e.g. BSC-01 (case folded)."""
+    tag = text(value, field, max_length=30).upper()
+    if not _TAG_RE.match(tag):
+        raise ValidationFailed(
+            f"{field} must be 2-30 characters: capital letters, digits and '-' (e.g. BSC-01)",
+            field=field,
+        )
+    return tag
+
+
+def choice(value: object, field: str, values: list[str]) -> str:
+    if not isinstance(value, str) or value not in values:
+        raise ValidationFailed(f"{field} must be one of: {', '.join(values)}", field=field)
+    return value
+
+
+def whole_number(value: object, field: str, *, low: int, high: int) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(f"{field} must be a whole number", field=field)
+    if not low <= value <= high:
+        raise ValidationFailed(f"{field} must be between {low} and {high}", field=field)
+    return value
+
+
+def ident(value: object, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationFailed(f"{field} must be a positive id", field=field)
+    return value
+
+
+def moment(value: object, field: str) -> dt.datetime:
+    """A past or present instant entered by a person (when work was done), stored in UTC."""
+    if not isinstance(value, dt.datetime):
+        raise ValidationFailed(f"{field} must be a date and time", field=field)
+    if value.tzinfo is None:
+        raise ValidationFailed(f"{field} must carry a time zone", field=field)
+    value = value.astimezone(dt.UTC)
+    if value > now() + dt.timedelta(minutes=1):
+        raise ValidationFailed(f"{field} is in the future", field=field)
+    if value.year < 1900:
+        raise ValidationFailed(f"{field} must be after the year 1900", field=field)
+    return value
+
+
+def past_date(value: object, field: str, site: Site) -> dt.date:
+    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
+        raise ValidationFailed(f"{field} must be a date (YYYY-MM-DD)", field=field)
+    if value > local_day(now(), site):
+        raise ValidationFailed(f"{field} {value} is in the future", field=field)
+    if value.year < 1900:
+        raise ValidationFailed(f"{field} must be after the year 1900", field=field)
+    return value
+
+
+def local_day(value: dt.datetime, site: Site) -> dt.date:
+    """The calendar day of `value` at the unit's site: due dates are read there."""
+    return in_zone(value, site.time_zone).date()
+
+
+def site(site_id: object, field: str = "site_id") -> Site:
+    if isinstance(site_id, Site):
+        return site_id
+    if isinstance(site_id, bool) or not isinstance(site_id, int):
+        raise ValidationFailed(f"{field} must be a site id", field=field)
+    found = Site.objects.filter(pk=site_id, is_active=True).first()
+    if found is None:
+        raise NotFound(f"site {site_id} does not exist or is inactive", field=field)
+    return found
+
+
+def equipment(equipment_id: object, *, lock: bool = False) -> Equipment:
+    """The unit with this asset tag (locked for update when asked)."""
+    tag = equipment_id.equipment_id if isinstance(equipment_id, Equipment) else equipment_id
+    if not isinstance(tag, str) or not _TAG_RE.match(tag.strip().upper()):
+        raise NotFound(f"equipment {tag} does not exist", field="equipment_id")
+    qs = Equipment.objects.select_related("site")
+    if lock:
+        qs = qs.select_for_update()
+    found = qs.filter(equipment_id=tag.strip().upper()).first()
+    if found is None:
+        raise NotFound(f"equipment {tag} does not exist", field="equipment_id")
+    return found
+
+
+M = TypeVar("M", bound=models.Model)
+
+
+def fetch(model: type[M], pk: object, field: str, *, lock: bool = False) -> M:
+    key = ident(pk, field)
+    qs = model._default_manager.all()
+    if lock:
+        qs = qs.select_for_update()
+    obj = qs.filter(pk=key).first()
+    if obj is None:
+        raise NotFound(f"{model._meta.verbose_name} {key} does not exist", field=field)
+    return obj
+
+
+def not_retired(unit: Equipment) -> None:
+    if unit.status == "retired":
+        raise Conflict(f"{unit.equipment_id} is retired: nothing more is recorded on it")
+
+
+def in_service_transaction() -> bool:
+    """Inside an atomic block other than the one a test case wraps around each test."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
