@@ -1,8 +1,755 @@
+"""Materials pages: lots (list, detail, receive, one form per step), master data, reports,
+kits and the CSV import. Thin: a form parses, a service decides, a refusal lands on the form
+with its 4xx status."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from vein2vein.core import selectors as core_selectors
+from vein2vein.core.audit import record_ref
+from vein2vein.core.errors import DomainError
+from vein2vein.core.forms import attach_error
+from vein2vein.core.models import Site, User
+from vein2vein.core.permissions import active_roles, has_perm
+from vein2vein.core.signing import manifestation, signatures_for
+from vein2vein.core.time import now
+from vein2vein.core.views import needs
+from vein2vein.documents.files import verified_copy
+
+from . import forms as mf
+from . import selectors, services
+from .choices import HOLD_FROM, REJECT_FROM, LotStatus
+from .models import Kit, Lot, Material, Supplier
+from .permissions import MatPerm, release_roles
+from .services import ImportRejected
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _sites_where(user: User, perm: str) -> Any:
+    ids = [s.pk for s in core_selectors.user_sites(user) if has_perm(user, perm, s)]
+    return Site.objects.filter(pk__in=ids).order_by("code")
+
+
+def _initial_site(request: HttpRequest) -> dict[str, Any]:
+    site = getattr(request, "site", None)
+    return {"site": site.pk} if site is not None else {}
+
+
+def _render_form(
+    request: HttpRequest,
+    form: forms.Form,
+    title: str,
+    submit: str,
+    *,
+    status: int = 200,
+    **extra: Any,
+) -> HttpResponse:
+    context = {"form": form, "title": title, "submit": submit, **extra}
+    return render(request, "materials/form.html", context, status=status)
+
+
+# --- lots -----------------------------------------------------------------------------------
+@needs(MatPerm.VIEW)
+def index(request: HttpRequest) -> HttpResponse:
+    """The lots list, with filters: status, material, location, expiring, usable now."""
+    form = mf.LotFilterForm(request.GET or None)
+    status = 200
+    rows = selectors.lots()
+    if form.is_bound:
+        if form.is_valid():
+            data = form.cleaned_data
+            rows = selectors.lots(
+                status=data["status"] or None,
+                material_id=data["material"].pk if data["material"] else None,
+                location=data["location"] or None,
+                expiring_days=data["expiring"],
+                usable=data["usable"],
+                search=data["q"] or None,
+            )
+        else:
+            status = 400
+    at = now()
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    page_rows = [(lot, selectors.check_material_usable(lot, None, 0.001, at)) for lot in page]
+    query = request.GET.copy()
+    query.pop("page", None)
+    user = _user(request)
+    return render(
+        request,
+        "materials/lot_list.html",
+        {
+            "form": form,
+            "page": page,
+            "rows": page_rows,
+            "query": query.urlencode(),
+            "can_receive": has_perm(user, MatPerm.RECEIVE),
+            "tab": "lots",
+        },
+        status=status,
+    )
+
+
+@needs(MatPerm.VIEW)
+def lot_detail(request: HttpRequest, lot_id: int) -> HttpResponse:
+    lot = get_object_or_404(Lot.objects.select_related("material", "supplier", "site"), pk=lot_id)
+    user = _user(request)
+    at = now()
+    record_type, record_id = record_ref(lot)
+    roles = active_roles(user, lot.site)
+    can_decide = bool(roles & release_roles(lot.material.qc_release_required))
+    can_hold = has_perm(user, MatPerm.HOLD, lot.site)
+    can_move = has_perm(user, MatPerm.INVENTORY, lot.site)
+    actions = []
+    if can_decide and lot.status == LotStatus.QUARANTINE:
+        actions.append(("Release", "release"))
+    if can_decide and lot.status in REJECT_FROM:
+        actions.append(("Reject", "reject"))
+    if can_hold and lot.status in HOLD_FROM:
+        actions.append(("Put on hold", "hold"))
+    if can_hold and lot.status == LotStatus.ON_HOLD:
+        actions.append(("Take off hold", "unhold"))
+    if can_move and lot.status != LotStatus.REJECTED and lot.on_hand > 0:
+        actions.append(("Consume", "consume"))
+    if can_move:
+        actions.append(("Adjust quantity", "adjust"))
+    return render(
+        request,
+        "materials/lot_detail.html",
+        {
+            "lot": lot,
+            "usable": selectors.check_material_usable(lot, None, 0.001, at),
+            "blockers": services.release_blockers(lot, at)
+            if lot.status == LotStatus.QUARANTINE
+            else [],
+            "supplier_approved": selectors.supplier_approved_for(lot),
+            "ledger": selectors.ledger(lot),
+            "signatures": [manifestation(s, lot) for s in signatures_for(lot)],
+            "timeline": core_selectors.timeline(record_type, record_id),
+            "kits": lot.kit_uses.select_related("kit"),
+            "actions": [
+                (label, reverse("materials:lot_step", args=[lot.pk, step]))
+                for label, step in actions
+            ],
+            "tab": "lots",
+        },
+    )
+
+
+@needs(MatPerm.RECEIVE)
+@require_http_methods(["GET", "POST"])
+def lot_receive(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    sites = _sites_where(user, MatPerm.RECEIVE)
+    form = mf.ReceiveForm(
+        request.POST or None, request.FILES or None, sites=sites, initial=_initial_site(request)
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                lot = services.receive_lot(
+                    actor=user,
+                    site_id=data["site"].pk,
+                    material_id=data["material"].pk,
+                    supplier_id=data["supplier"].pk,
+                    supplier_lot=data["supplier_lot"],
+                    quantity=data["quantity"],
+                    unit=data["unit"],
+                    expiry_date=data["expiry_date"],
+                    location=data["location"],
+                    coa_file=data["coa_file"],
+                    inspection={
+                        k: data[k]
+                        for k in (
+                            "packaging_intact",
+                            "labels_match",
+                            "temperature_ok",
+                            "coa_matches",
+                        )
+                    },
+                    remarks=data["remarks"],
+                    attributes={"titer_tu_per_ml": data["titer"]} if data["titer"] else None,
+                )
+            except DomainError as exc:
+                attach_error(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, f"{lot.lot_number} received into quarantine.")
+                return redirect("materials:lot_detail", lot_id=lot.pk)
+    return _render_form(
+        request,
+        form,
+        "Receive a lot",
+        "Receive into quarantine",
+        status=status,
+        multipart=True,
+        intro="The lot starts in quarantine. Tick each inspection item only if it is true; "
+        "a failed item is recorded and the lot can then only be rejected.",
+        back=reverse("materials:lot_list"),
+    )
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    submit: str
+    form: type[forms.Form]
+    run: Callable[[HttpRequest, Lot, dict[str, Any]], Any]
+    done: str
+    signs: bool = False
+    intro: str = ""
+
+
+STEPS: dict[str, Step] = {
+    "release": Step(
+        "Release {lot}",
+        "Sign release",
+        mf.SignForm,
+        lambda r, lot, d: services.release_lot(
+            actor=_user(r), lot_id=lot.pk, password=d["password"], reason=d["reason"], request=r
+        ),
+        "Lot released.",
+        signs=True,
+        intro="Your signature releases the lot for use in manufacturing.",
+    ),
+    "reject": Step(
+        "Reject {lot}",
+        "Sign rejection",
+        mf.RejectForm,
+        lambda r, lot, d: services.reject_lot(
+            actor=_user(r), lot_id=lot.pk, password=d["password"], reason=d["reason"], request=r
+        ),
+        "Lot rejected.",
+        signs=True,
+        intro="Rejection is final: the lot is never used.",
+    ),
+    "hold": Step(
+        "Put {lot} on hold",
+        "Put on hold",
+        mf.ReasonForm,
+        lambda r, lot, d: services.hold_lot(actor=_user(r), lot_id=lot.pk, reason=d["reason"]),
+        "Lot put on hold.",
+    ),
+    "unhold": Step(
+        "Take {lot} off hold",
+        "Take off hold",
+        mf.ReasonForm,
+        lambda r, lot, d: services.release_hold(actor=_user(r), lot_id=lot.pk, reason=d["reason"]),
+        "Lot taken off hold.",
+    ),
+    "consume": Step(
+        "Consume from {lot}",
+        "Consume",
+        mf.ConsumeForm,
+        lambda r, lot, d: services.consume_lot(
+            actor=_user(r), lot_id=lot.pk, quantity=d["quantity"], reference=d["reference"]
+        ),
+        "Consumption booked.",
+    ),
+    "adjust": Step(
+        "Adjust the quantity of {lot}",
+        "Book adjustment",
+        mf.AdjustForm,
+        lambda r, lot, d: services.adjust_lot(
+            actor=_user(r), lot_id=lot.pk, quantity=d["quantity"], reason=d["reason"]
+        ),
+        "Adjustment booked.",
+    ),
+}
+
+
+@needs(MatPerm.VIEW)
+@require_http_methods(["GET", "POST"])
+def lot_step(request: HttpRequest, lot_id: int, step: str) -> HttpResponse:
+    spec = STEPS.get(step)
+    if spec is None:
+        raise Http404("no such step")
+    lot = get_object_or_404(Lot.objects.select_related("material", "site"), pk=lot_id)
+    form = spec.form(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                spec.run(request, lot, form.cleaned_data)
+            except DomainError as exc:
+                attach_error(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, spec.done)
+                return redirect("materials:lot_detail", lot_id=lot.pk)
+    return _render_form(
+        request,
+        form,
+        spec.title.format(lot=lot.lot_number),
+        spec.submit,
+        status=status,
+        signs=spec.signs,
+        intro=spec.intro,
+        record=lot,
+        back=reverse("materials:lot_detail", args=[lot.pk]),
+    )
+
+
+@needs(MatPerm.VIEW)
+def lot_coa(request: HttpRequest, lot_id: int) -> HttpResponse:
+    """The CoA exactly as hashed at receipt; a file that no longer matches is never served."""
+    lot = get_object_or_404(Lot, pk=lot_id)
+    if not lot.coa_file or not lot.coa_sha256:
+        raise Http404("this lot has no CoA")
+    copy = verified_copy(lot.coa_file.name, lot.coa_sha256)
+    if copy is None:
+        return render(
+            request,
+            "core/forbidden.html",
+            {"perm": f"an intact CoA: the stored file of {lot} no longer matches its SHA-256"},
+            status=409,
+        )
+    response = FileResponse(copy, content_type="application/pdf", filename=lot.coa_file_name)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-SHA256"] = lot.coa_sha256
+    return response
+
+
+# --- master data ----------------------------------------------------------------------------
+@needs(MatPerm.VIEW)
+def material_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "materials/material_list.html",
+        {
+            "materials": selectors.materials().prefetch_related("supplier_links__supplier"),
+            "can_manage": has_perm(_user(request), MatPerm.MASTER),
+            "tab": "materials",
+        },
+    )
+
+
+@needs(MatPerm.MASTER)
+@require_http_methods(["GET", "POST"])
+def material_create(request: HttpRequest) -> HttpResponse:
+    form = mf.MaterialForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                m = services.create_material(actor=_user(request), **form.cleaned_data)
+            except DomainError as exc:
+                attach_error(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, f"{m.part_number} created.")
+                return redirect("materials:material_detail", material_id=m.pk)
+    return _render_form(
+        request,
+        form,
+        "New material",
+        "Create material",
+        status=status,
+        back=reverse("materials:material_list"),
+    )
+
+
+@needs(MatPerm.VIEW)
+@require_http_methods(["GET", "POST"])
+def material_detail(request: HttpRequest, material_id: int) -> HttpResponse:
+    material = get_object_or_404(Material, pk=material_id)
+    user = _user(request)
+    can_manage = has_perm(user, MatPerm.MASTER)
+    add_form = mf.AddSupplierForm(request.POST or None) if can_manage else None
+    status = 200
+    if request.method == "POST":
+        if add_form is None:
+            return render(request, "core/forbidden.html", {"perm": MatPerm.MASTER}, status=403)
+        status = 400
+        if add_form.is_valid():
+            try:
+                services.approve_supplier_for_material(
+                    actor=user,
+                    material_id=material.pk,
+                    supplier_id=add_form.cleaned_data["supplier"].pk,
+                )
+            except DomainError as exc:
+                attach_error(add_form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, "Supplier approved for this material.")
+                return redirect("materials:material_detail", material_id=material.pk)
+    record_type, record_id = record_ref(material)
+    return render(
+        request,
+        "materials/material_detail.html",
+        {
+            "material": material,
+            "links": selectors.active_links(material),
+            "lots": selectors.lots(material_id=material.pk)[:50],
+            "fefo": selectors.fefo(material),
+            "can_manage": can_manage,
+            "add_form": add_form,
+            "timeline": core_selectors.timeline(record_type, record_id),
+            "tab": "materials",
+        },
+        status=status,
+    )
+
+
+@needs(MatPerm.MASTER)
+@require_http_methods(["GET", "POST"])
+def material_edit(request: HttpRequest, material_id: int) -> HttpResponse:
+    material = get_object_or_404(Material, pk=material_id)
+    fields = (
+        "name",
+        "unit",
+        "storage_condition",
+        "qc_release_required",
+        "reorder_level",
+        "description",
+    )
+    initial = {f: getattr(material, f) for f in fields}
+    form = mf.MaterialEditForm(request.POST or None, initial=initial)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = dict(form.cleaned_data)
+            reason = data.pop("reason")
+            changed = {k: v for k, v in data.items() if v != initial.get(k)}
+            try:
+                services.update_material(
+                    actor=_user(request), material_id=material.pk, reason=reason, **changed
+                )
+            except DomainError as exc:
+                attach_error(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, f"{material.part_number} corrected.")
+                return redirect("materials:material_detail", material_id=material.pk)
+    return _render_form(
+        request,
+        form,
+        f"Correct {material.part_number}",
+        "Save correction",
+        status=status,
+        back=reverse("materials:material_detail", args=[material.pk]),
+    )
+
+
+@needs(MatPerm.MASTER)
+@require_http_methods(["GET", "POST"])
+def material_supplier_remove(
+    request: HttpRequest, material_id: int, supplier_id: int
+) -> HttpResponse:
+    material = get_object_or_404(Material, pk=material_id)
+    supplier = get_object_or_404(Supplier, pk=supplier_id)
+    form = mf.ReasonForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                services.remove_supplier_from_material(
+                    actor=_user(request),
+                    material_id=material.pk,
+                    supplier_id=supplier.pk,
+                    reason=form.cleaned_data["reason"],
+                )
+            except DomainError as exc:
+                attach_error(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, f"{supplier} removed from {material.part_number}.")
+                return redirect("materials:material_detail", material_id=material.pk)
+    return _render_form(
+        request,
+        form,
+        f"Remove {supplier} from {material.part_number}",
+        "Remove",
+        status=status,
+        back=reverse("materials:material_detail", args=[material.pk]),
+    )
+
+
+@needs(MatPerm.VIEW)
+def supplier_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "materials/supplier_list.html",
+        {
+            "suppliers": selectors.suppliers(),
+            "today": now().date(),
+            "can_manage": has_perm(_user(request), MatPerm.MASTER),
+            "tab": "suppliers",
+        },
+    )
+
+
+@needs(MatPerm.MASTER)
+@require_http_methods(["GET", "POST"])
+def supplier_create(request: HttpRequest) -> HttpResponse:
+    form = mf.SupplierForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                s = services.create_supplier(actor=_user(request), **form.cleaned_data)
+            except DomainError as exc:
+                attach_error(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, f"Supplier {s} created.")
+                return redirect("materials:supplier_detail", supplier_id=s.pk)
+    return _render_form(
+        request,
+        form,
+        "New supplier",
+        "Create supplier",
+        status=status,
+        back=reverse("materials:supplier_list"),
+    )
+
+
+@needs(MatPerm.VIEW)
+def supplier_detail(request: HttpRequest, supplier_id: int) -> HttpResponse:
+    supplier = get_object_or_404(Supplier, pk=supplier_id)
+    record_type, record_id = record_ref(supplier)
+    return render(
+        request,
+        "materials/supplier_detail.html",
+        {
+            "supplier": supplier,
+            "today": now().date(),
+            "links": supplier.material_links.filter(removed_at__isnull=True).select_related(
+                "material"
+            ),
+            "lots": selectors.lots().filter(supplier=supplier)[:50],
+            "can_manage": has_perm(_user(request), MatPerm.MASTER),
+            "timeline": core_selectors.timeline(record_type, record_id),
+            "tab": "suppliers",
+        },
+    )
+
+
+@needs(MatPerm.MASTER)
+@require_http_methods(["GET", "POST"])
+def supplier_status(request: HttpRequest, supplier_id: int) -> HttpResponse:
+    supplier = get_object_or_404(Supplier, pk=supplier_id)
+    form = mf.SupplierStatusForm(
+        request.POST or None,
+        initial={
+            "status": supplier.status,
+            "qualification_date": supplier.qualification_date,
+            "reevaluation_due": supplier.reevaluation_due,
+        },
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                services.set_supplier_status(
+                    actor=_user(request), supplier_id=supplier.pk, **form.cleaned_data
+                )
+            except DomainError as exc:
+                attach_error(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, f"Status of {supplier} saved.")
+                return redirect("materials:supplier_detail", supplier_id=supplier.pk)
+    return _render_form(
+        request,
+        form,
+        f"Change the status of {supplier}",
+        "Save status",
+        status=status,
+        intro="Only an approved supplier's lots can be released.",
+        back=reverse("materials:supplier_detail", args=[supplier.pk]),
+    )
+
+
+# --- reports --------------------------------------------------------------------------------
+@needs(MatPerm.VIEW)
+def fefo_report(request: HttpRequest) -> HttpResponse:
+    form = mf.FefoForm(request.GET or None)
+    lots = selectors.fefo(form.cleaned_data["material"]) if form.is_valid() else []
+    status = 400 if form.is_bound and not form.is_valid() else 200
+    return render(
+        request, "materials/fefo.html", {"form": form, "lots": lots, "tab": "fefo"}, status=status
+    )
+
+
+@needs(MatPerm.VIEW)
+def low_stock_report(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "materials/low_stock.html",
+        {
+            "low": selectors.low_stock(),
+            "stock": selectors.stock(),
+            "by_location": selectors.on_hand_by_location(),
+            "tab": "stock",
+        },
+    )
+
+
+@needs(MatPerm.VIEW)
+def expiring_report(request: HttpRequest) -> HttpResponse:
+    form = mf.DaysForm(request.GET or None)
+    days = 30
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            days = form.cleaned_data["days"] if form.cleaned_data["days"] is not None else 30
+        else:
+            status = 400
+    return render(
+        request,
+        "materials/expiring.html",
+        {"form": form, "days": days, "rows": selectors.expiring(days=days), "tab": "expiring"},
+        status=status,
+    )
+
+
+# --- kits -----------------------------------------------------------------------------------
+@needs(MatPerm.VIEW)
+def kit_list(request: HttpRequest) -> HttpResponse:
+    at = now()
+    kits = list(selectors.kits()[:100])
+    return render(
+        request,
+        "materials/kit_list.html",
+        {
+            "rows": [(k, selectors.check_kit_usable(k, at)) for k in kits],
+            "can_assemble": has_perm(_user(request), MatPerm.INVENTORY),
+            "tab": "kits",
+        },
+    )
+
+
+@needs(MatPerm.INVENTORY)
+@require_http_methods(["GET", "POST"])
+def kit_create(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = mf.KitForm(
+        request.POST or None,
+        sites=_sites_where(user, MatPerm.INVENTORY),
+        lots=selectors.lots(usable=True).order_by("material__part_number", "expiry_date"),
+        initial=_initial_site(request),
+    )
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                kit = services.assemble_kit(
+                    actor=user,
+                    site_id=data["site"].pk,
+                    name=data["name"],
+                    location=data["location"],
+                    remarks=data["remarks"],
+                    components=form.components(),
+                )
+            except DomainError as exc:
+                attach_error(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, f"{kit.kit_number} assembled.")
+                return redirect("materials:kit_detail", kit_id=kit.pk)
+    return _render_form(
+        request,
+        form,
+        "Assemble a kit",
+        "Assemble kit",
+        status=status,
+        intro="Only released, unexpired lots with stock are offered.",
+        back=reverse("materials:kit_list"),
+    )
+
+
+@needs(MatPerm.VIEW)
+def kit_detail(request: HttpRequest, kit_id: int) -> HttpResponse:
+    kit = get_object_or_404(Kit.objects.select_related("site", "assembled_by"), pk=kit_id)
+    record_type, record_id = record_ref(kit)
+    return render(
+        request,
+        "materials/kit_detail.html",
+        {
+            "kit": kit,
+            "usable": selectors.check_kit_usable(kit),
+            "components": kit.components.select_related("lot__material"),
+            "timeline": core_selectors.timeline(record_type, record_id),
+            "tab": "kits",
+        },
+    )
+
+
+# --- import ---------------------------------------------------------------------------------
+@needs(MatPerm.IMPORT)
+@require_http_methods(["GET", "POST"])
+def import_lots(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = mf.ImportForm(
+        request.POST or None,
+        request.FILES or None,
+        sites=_sites_where(user, MatPerm.IMPORT),
+        initial=_initial_site(request),
+    )
+    errors: list[Any] = []
+    more = 0
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                created = services.import_lots(
+                    actor=user, site_id=form.cleaned_data["site"].pk, file=form.cleaned_data["file"]
+                )
+            except ImportRejected as exc:
+                errors, more = exc.errors, exc.more
+                form.add_error(
+                    "file", "Nothing was imported: correct the rows below and upload again."
+                )
+            except DomainError as exc:
+                attach_error(form, exc)
+                status = exc.status_code
+            else:
+                messages.success(request, f"{len(created)} lot(s) imported into quarantine.")
+                return redirect(reverse("materials:lot_list") + "?status=quarantine")
+    return render(
+        request,
+        "materials/import.html",
+        {
+            "form": form,
+            "errors": errors,
+            "more": more,
+            "columns": services.imports.COLUMNS + services.imports.OPTIONAL,
+            "tab": "import",
+        },
+        status=status,
+    )
 
 
 @login_required
-def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "materials/index.html")
+def import_template(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(services.lots_csv_template(), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="lots-template.csv"'
+    return response

@@ -8,10 +8,10 @@ from django.db import connection, models, transaction
 from django.http import HttpRequest
 
 from .. import audit
-from ..choices import SECOND_PERSON_MEANINGS, SignatureMeaning
+from ..choices import SECOND_PERSON_MEANINGS, Role, SignatureMeaning
 from ..errors import PermissionRefused, SignatureRefused, ValidationFailed
 from ..models import Signature, User
-from ..permissions import SIGNING_ROLES, can_sign
+from ..permissions import SIGNING_ROLES, active_roles, can_sign
 from ..signing import (
     performer_of,
     record_content_hash,
@@ -74,11 +74,24 @@ def _meaning(meaning: str) -> SignatureMeaning:
     return SignatureMeaning(meaning)
 
 
+def _signing_roles(meaning: SignatureMeaning, record: models.Model) -> frozenset[str] | None:
+    """The roles a record's own workflow lets sign `meaning` (a model's `SIGNING_ROLES`, e.g. a
+    material lot released by QC or QA), or None for the general map."""
+    own = getattr(type(record), "SIGNING_ROLES", None)
+    if own is not None and meaning in own:
+        return frozenset(own[meaning]) - {Role.ADMIN, Role.INSPECTOR}
+    return None
+
+
 def _require_signing_role(actor: User, meaning: SignatureMeaning, record: models.Model) -> None:
     site = record_site(record)
-    if not can_sign(actor, meaning, site):
+    own = _signing_roles(meaning, record)
+    allowed_here = (
+        bool(active_roles(actor, site) & own) if own is not None else can_sign(actor, meaning, site)
+    )
+    if not allowed_here:
         where = f" at {site.code}" if site else ""
-        allowed = ", ".join(sorted(SIGNING_ROLES[meaning]))
+        allowed = ", ".join(sorted(own if own is not None else SIGNING_ROLES[meaning]))
         raise PermissionRefused(
             f"signing as '{meaning}' needs one of these roles{where}: {allowed}"
         )
