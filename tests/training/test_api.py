@@ -156,7 +156,7 @@ def test_reading_assignments(operator, operator2, supervisor, inspector, curricu
         assert [x["id"] for x in listed.json()] == [a.pk]
         assert call(reader, "get", f"/assignments/{a.pk}").status_code == 200
     assert call(supervisor, "get", "/assignments", {"limit": 0}).status_code == 422
-    assert call(supervisor, "get", "/assignments", {"trainee": "a\x00b"}).status_code == 422
+    assert call(supervisor, "get", "/assignments", {"trainee": "a\x00b"}).status_code == 400
 
 
 def test_sync(operator, supervisor, inspector, curriculum):
@@ -179,7 +179,7 @@ def test_is_qualified_route(operator, operator2, supervisor, curriculum):
     assert (theirs.json()["user"], theirs.json()["ok"]) == ("operator2", False)
     assert call(supervisor, "get", "/is-qualified", {"user_id": 9999}).status_code == 404
     bad = call(operator, "get", "/is-qualified", {"requirements": ["SOP\x00"]})
-    assert bad.status_code == 422
+    assert bad.status_code == 400  # the NUL guard answers before the route
     past = call(
         operator, "get", "/is-qualified", {"requirements": ["SOP-0004"], "at": "2000-01-01"}
     )
@@ -357,7 +357,7 @@ def test_inspector_reads_and_writes_nothing(inspector, supervisor, curriculum, o
 
 def test_nul_in_a_path_or_requirement_is_a_4xx(supervisor, operator, aps):
     patched = call(supervisor, "patch", "/qualification-types/A%00B", {"reason": "x", "name": "y"})
-    assert (patched.status_code, patched.json()["field"]) == (400, "code")
+    assert patched.status_code == 400  # the NUL guard answers before the route
     from vein2vein.training.selectors import is_qualified
 
     assert is_qualified(operator, ["SOP\x00"]).missing == [

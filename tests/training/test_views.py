@@ -271,6 +271,6 @@ def test_dashboard_panel(operator, admin_user, curriculum, client):
     assert 'data-testid="training-panel"' not in admin_page
 
 
-def test_nul_in_a_path_is_a_404_not_a_500(supervisor, aps):
+def test_nul_in_a_path_is_a_400_not_a_500(supervisor, aps):
     response = browser(supervisor).get("/training/qualification-types/A%00B/edit/")
-    assert response.status_code == 404
+    assert response.status_code == 400

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect
 from django.utils import timezone
 
@@ -51,4 +51,31 @@ class PasswordChangeRequiredMiddleware:
             and not request.path.startswith(self.ALLOWED_PREFIXES)
         ):
             return redirect("core:password_change")
+        return self.get_response(request)
+
+
+class RejectNulMiddleware:
+    """A NUL character is never valid input here, and PostgreSQL cannot store or even compare
+    one (a lookup with it raises). Refuse such a path or query string with a 400 up front,
+    naming the query parameter when there is one."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        nul = chr(0)
+        field = next(
+            (
+                key
+                for key, values in request.GET.lists()
+                if nul in key or any(nul in v for v in values)
+            ),
+            None,
+        )
+        if field is not None or nul in request.path:
+            name = field.replace(nul, "") if field is not None else None
+            message = f"{name or 'the address'} must not contain a NUL character"
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message, "field": name}, status=400)
+            return HttpResponseBadRequest(message, content_type="text/plain")
         return self.get_response(request)
