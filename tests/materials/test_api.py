@@ -228,7 +228,7 @@ def test_kits_reports_and_filters(operator, site, material):
     assert call(operator, "get", "/low-stock").status_code == 200
     assert call(operator, "get", "/expiring", {"days": "400"}).json()[0]["lot"]["id"] == lot.pk
     assert call(operator, "get", "/expiring", {"days": "-1"}).status_code == 422
-    assert call(operator, "get", "/lots", {"search": "a\x00b"}).status_code == 422
+    assert call(operator, "get", "/lots", {"search": "a\x00b"}).status_code == 400  # NUL guard
     assert call(operator, "get", "/fefo", {"part_number": "NOPE"}).status_code == 404
     with unchanged():
         bad = call(
