@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
 from django import forms
+from django.http import HttpRequest
 
 from .choices import Role, SignatureMeaning, SiteKind
 from .errors import DomainError
+
+T = TypeVar("T")
 
 
 def attach_error(form: forms.Form, exc: DomainError) -> None:
     field = exc.field if exc.field in form.fields else None
     form.add_error(field, exc.message)
+
+
+@dataclass
+class Submission(Generic[T]):
+    """What a posted form did: `done` with the service's result, or the status to answer."""
+
+    done: bool = False
+    result: T | None = None
+    status: int = 200
+
+
+def submit(
+    request: HttpRequest, form: forms.Form, action: Callable[[dict[str, Any]], T]
+) -> Submission[T]:
+    """Run `action(form.cleaned_data)` (a service call) for a valid POST.
+
+    GET: not done, 200. Invalid form: 400. A DomainError lands on its field with its status.
+    """
+    if request.method != "POST":
+        return Submission()
+    if not form.is_valid():
+        return Submission(status=400)
+    try:
+        return Submission(done=True, result=action(form.cleaned_data))
+    except DomainError as exc:
+        attach_error(form, exc)
+        return Submission(status=exc.status_code)
 
 
 class SiteForm(forms.Form):

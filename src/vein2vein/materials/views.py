@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 from vein2vein.core import selectors as core_selectors
 from vein2vein.core.audit import record_ref
 from vein2vein.core.errors import DomainError
-from vein2vein.core.forms import attach_error
+from vein2vein.core.forms import attach_error, submit
 from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import active_roles, has_perm
 from vein2vein.core.signing import manifestation, signatures_for
@@ -283,18 +283,15 @@ def lot_step(request: HttpRequest, lot_id: int, step: str) -> HttpResponse:
         raise Http404("no such step")
     lot = get_object_or_404(Lot.objects.select_related("material", "site"), pk=lot_id)
     form = spec.form(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                spec.run(request, lot, form.cleaned_data)
-            except DomainError as exc:
-                attach_error(form, exc)
-                status = exc.status_code
-            else:
-                messages.success(request, spec.done)
-                return redirect("materials:lot_detail", lot_id=lot.pk)
+    outcome = submit(
+        request,
+        form,
+        lambda data: spec.run(request, lot, data),
+    )
+    if outcome.done:
+        messages.success(request, spec.done)
+        return redirect("materials:lot_detail", lot_id=lot.pk)
+    status = outcome.status
     return _render_form(
         request,
         form,
@@ -346,18 +343,16 @@ def material_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def material_create(request: HttpRequest) -> HttpResponse:
     form = mf.MaterialForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                m = services.create_material(actor=_user(request), **form.cleaned_data)
-            except DomainError as exc:
-                attach_error(form, exc)
-                status = exc.status_code
-            else:
-                messages.success(request, f"{m.part_number} created.")
-                return redirect("materials:material_detail", material_id=m.pk)
+    outcome = submit(
+        request,
+        form,
+        lambda data: services.create_material(actor=_user(request), **data),
+    )
+    if outcome.done:
+        m = outcome.result
+        messages.success(request, f"{m.part_number} created.")
+        return redirect("materials:material_detail", material_id=m.pk)
+    status = outcome.status
     return _render_form(
         request,
         form,
@@ -460,23 +455,20 @@ def material_supplier_remove(
     material = get_object_or_404(Material, pk=material_id)
     supplier = get_object_or_404(Supplier, pk=supplier_id)
     form = mf.ReasonForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                services.remove_supplier_from_material(
-                    actor=_user(request),
-                    material_id=material.pk,
-                    supplier_id=supplier.pk,
-                    reason=form.cleaned_data["reason"],
-                )
-            except DomainError as exc:
-                attach_error(form, exc)
-                status = exc.status_code
-            else:
-                messages.success(request, f"{supplier} removed from {material.part_number}.")
-                return redirect("materials:material_detail", material_id=material.pk)
+    outcome = submit(
+        request,
+        form,
+        lambda data: services.remove_supplier_from_material(
+            actor=_user(request),
+            material_id=material.pk,
+            supplier_id=supplier.pk,
+            reason=data["reason"],
+        ),
+    )
+    if outcome.done:
+        messages.success(request, f"{supplier} removed from {material.part_number}.")
+        return redirect("materials:material_detail", material_id=material.pk)
+    status = outcome.status
     return _render_form(
         request,
         form,
@@ -505,18 +497,16 @@ def supplier_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def supplier_create(request: HttpRequest) -> HttpResponse:
     form = mf.SupplierForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                s = services.create_supplier(actor=_user(request), **form.cleaned_data)
-            except DomainError as exc:
-                attach_error(form, exc)
-                status = exc.status_code
-            else:
-                messages.success(request, f"Supplier {s} created.")
-                return redirect("materials:supplier_detail", supplier_id=s.pk)
+    outcome = submit(
+        request,
+        form,
+        lambda data: services.create_supplier(actor=_user(request), **data),
+    )
+    if outcome.done:
+        s = outcome.result
+        messages.success(request, f"Supplier {s} created.")
+        return redirect("materials:supplier_detail", supplier_id=s.pk)
+    status = outcome.status
     return _render_form(
         request,
         form,
@@ -560,20 +550,17 @@ def supplier_status(request: HttpRequest, supplier_id: int) -> HttpResponse:
             "reevaluation_due": supplier.reevaluation_due,
         },
     )
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                services.set_supplier_status(
-                    actor=_user(request), supplier_id=supplier.pk, **form.cleaned_data
-                )
-            except DomainError as exc:
-                attach_error(form, exc)
-                status = exc.status_code
-            else:
-                messages.success(request, f"Status of {supplier} saved.")
-                return redirect("materials:supplier_detail", supplier_id=supplier.pk)
+    outcome = submit(
+        request,
+        form,
+        lambda data: services.set_supplier_status(
+            actor=_user(request), supplier_id=supplier.pk, **data
+        ),
+    )
+    if outcome.done:
+        messages.success(request, f"Status of {supplier} saved.")
+        return redirect("materials:supplier_detail", supplier_id=supplier.pk)
+    status = outcome.status
     return _render_form(
         request,
         form,
