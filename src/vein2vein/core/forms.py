@@ -29,7 +29,7 @@ class Submission(Generic[T]):
     status: int = 200
 
 
-def submit(
+def run_form(
     request: HttpRequest, form: forms.Form, action: Callable[[dict[str, Any]], T]
 ) -> Submission[T]:
     """Run `action(form.cleaned_data)` (a service call) for a valid POST.

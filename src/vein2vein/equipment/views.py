@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 from vein2vein.core import selectors as core_selectors
 from vein2vein.core.audit import record_ref
 from vein2vein.core.errors import DomainError
-from vein2vein.core.forms import attach_error
+from vein2vein.core.forms import run_form
 from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import has_perm
 from vein2vein.core.views import needs
@@ -67,18 +67,16 @@ def _form_page(
     multipart: bool = False,
 ) -> HttpResponse:
     """GET shows the form; POST runs the service: success redirects, a refusal shows 4xx."""
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                result = run(dict(form.cleaned_data))
-            except DomainError as exc:
-                attach_error(form, exc)
-                status = exc.status_code
-            else:
-                messages.success(request, done)
-                return redirect(result if isinstance(result, str) else back)
+    outcome = run_form(
+        request,
+        form,
+        lambda data: run(dict(data)),
+    )
+    if outcome.done:
+        result = outcome.result
+        messages.success(request, done)
+        return redirect(result if isinstance(result, str) else back)
+    status = outcome.status
     context = {
         "form": form,
         "title": title,

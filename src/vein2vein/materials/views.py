@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods
 from vein2vein.core import selectors as core_selectors
 from vein2vein.core.audit import record_ref
 from vein2vein.core.errors import DomainError
-from vein2vein.core.forms import attach_error, submit
+from vein2vein.core.forms import attach_error, run_form
 from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import active_roles, has_perm
 from vein2vein.core.signing import manifestation, signatures_for
@@ -283,7 +283,7 @@ def lot_step(request: HttpRequest, lot_id: int, step: str) -> HttpResponse:
         raise Http404("no such step")
     lot = get_object_or_404(Lot.objects.select_related("material", "site"), pk=lot_id)
     form = spec.form(request.POST or None)
-    outcome = submit(
+    outcome = run_form(
         request,
         form,
         lambda data: spec.run(request, lot, data),
@@ -343,7 +343,7 @@ def material_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def material_create(request: HttpRequest) -> HttpResponse:
     form = mf.MaterialForm(request.POST or None)
-    outcome = submit(
+    outcome = run_form(
         request,
         form,
         lambda data: services.create_material(actor=_user(request), **data),
@@ -455,7 +455,7 @@ def material_supplier_remove(
     material = get_object_or_404(Material, pk=material_id)
     supplier = get_object_or_404(Supplier, pk=supplier_id)
     form = mf.ReasonForm(request.POST or None)
-    outcome = submit(
+    outcome = run_form(
         request,
         form,
         lambda data: services.remove_supplier_from_material(
@@ -497,7 +497,7 @@ def supplier_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def supplier_create(request: HttpRequest) -> HttpResponse:
     form = mf.SupplierForm(request.POST or None)
-    outcome = submit(
+    outcome = run_form(
         request,
         form,
         lambda data: services.create_supplier(actor=_user(request), **data),
@@ -550,7 +550,7 @@ def supplier_status(request: HttpRequest, supplier_id: int) -> HttpResponse:
             "reevaluation_due": supplier.reevaluation_due,
         },
     )
-    outcome = submit(
+    outcome = run_form(
         request,
         form,
         lambda data: services.set_supplier_status(

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods
 
 from vein2vein.core import selectors as core_selectors
 from vein2vein.core.errors import DomainError, ValidationFailed
-from vein2vein.core.forms import attach_error
+from vein2vein.core.forms import attach_error, run_form
 from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import active_roles, has_perm
 from vein2vein.core.views import needs
@@ -96,18 +96,16 @@ class Step:
 def _run_step(request: HttpRequest, step: Step, record: Any, back: str) -> HttpResponse:
     data = request.POST if request.method == "POST" else None
     form = step.form(data, record)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                result = step.run(request, record, form)
-            except DomainError as exc:
-                attach_error(form, exc)
-                status = exc.status_code
-            else:
-                messages.success(request, step.done)
-                return redirect(result if isinstance(result, str) else back)
+    outcome = run_form(
+        request,
+        form,
+        lambda data: step.run(request, record, form),
+    )
+    if outcome.done:
+        result = outcome.result
+        messages.success(request, step.done)
+        return redirect(result if isinstance(result, str) else back)
+    status = outcome.status
     context = {
         "form": form,
         "title": step.title.format(record=record),
@@ -706,20 +704,18 @@ def change_create(request: HttpRequest) -> HttpResponse:
         sites=_sites_where(user, QPerm.CHANGE_REQUEST),
         initial={"site": current.pk if current else None},
     )
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                change = services.create_change(
-                    actor=user, site_id=form.cleaned_data["site"].pk, **form.service_fields()
-                )
-            except DomainError as exc:
-                attach_error(form, exc)
-                status = exc.status_code
-            else:
-                messages.success(request, f"Change request {change.number} saved as a draft.")
-                return redirect(_change_url(change))
+    outcome = run_form(
+        request,
+        form,
+        lambda data: services.create_change(
+            actor=user, site_id=data["site"].pk, **form.service_fields()
+        ),
+    )
+    if outcome.done:
+        change = outcome.result
+        messages.success(request, f"Change request {change.number} saved as a draft.")
+        return redirect(_change_url(change))
+    status = outcome.status
     return render(
         request,
         "quality/form.html",
