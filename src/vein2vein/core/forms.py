@@ -53,6 +53,9 @@ class SiteForm(forms.Form):
     kind = forms.ChoiceField(choices=SiteKind.choices)
     time_zone = forms.CharField(max_length=64, help_text="IANA zone, e.g. Europe/Madrid")
     fin = forms.CharField(max_length=5, required=False, label="ISBT 128 FIN")
+    country = forms.CharField(
+        max_length=2, required=False, help_text="ISO 3166-1 alpha-2, e.g. ES, US"
+    )
     address = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 

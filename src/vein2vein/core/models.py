@@ -24,13 +24,27 @@ class Site(models.Model):
         blank=True,
         help_text="ISBT 128 Facility Identification Number (5 characters)",
     )
+    country = models.CharField(
+        max_length=2,
+        blank=True,
+        help_text="ISO 3166-1 alpha-2 country; an EU/EEA site's collections carry a SEC",
+    )
     address = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     # Fields that make up the site's record: what is audited and what a signature covers.
-    RECORD_FIELDS = ("code", "name", "kind", "time_zone", "fin", "address", "is_active")
+    RECORD_FIELDS = (
+        "code",
+        "name",
+        "kind",
+        "time_zone",
+        "fin",
+        "country",
+        "address",
+        "is_active",
+    )
 
     class Meta:
         ordering = ["code"]

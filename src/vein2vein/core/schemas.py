@@ -46,6 +46,7 @@ class SiteIn(Schema):
     kind: str = Field(..., examples=["manufacturing"])
     time_zone: str = Field(..., max_length=64, examples=["Europe/Madrid"])
     fin: str = Field("", max_length=5, examples=["A9999"])
+    country: str = Field("", max_length=2, examples=["ES"])
     address: str = Field("", max_length=1000)
 
 
@@ -55,6 +56,7 @@ class SitePatch(Schema):
     kind: str | None = None
     time_zone: str | None = Field(None, max_length=64)
     fin: str | None = Field(None, max_length=5)
+    country: str | None = Field(None, max_length=2)
     address: str | None = Field(None, max_length=1000)
 
 
@@ -69,6 +71,7 @@ class SiteOut(Schema):
     kind: str
     time_zone: str
     fin: str
+    country: str
     address: str
     is_active: bool
     created_at: dt.datetime

@@ -22,7 +22,8 @@ from ..time import is_valid_zone
 from . import _validate
 
 _CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,19}$")
-EDITABLE_FIELDS = ("name", "kind", "time_zone", "fin", "address")
+EDITABLE_FIELDS = ("name", "kind", "time_zone", "fin", "country", "address")
+_COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 
 
 def _clean(data: dict[str, Any]) -> dict[str, Any]:
@@ -56,6 +57,13 @@ def _clean(data: dict[str, Any]) -> dict[str, Any]:
         if fin and (problem := fin_problem(fin)):
             raise ValidationFailed(f"fin {problem}", field="fin")
         out["fin"] = fin
+    if "country" in data:
+        country = _validate.text(data["country"], "country", max_length=2, required=False)
+        if country and not _COUNTRY_RE.match(country.upper()):
+            raise ValidationFailed(
+                "country must be an ISO 3166-1 alpha-2 code such as ES or US", field="country"
+            )
+        out["country"] = country.upper()
     if "address" in data:
         out["address"] = _validate.text(data["address"], "address", max_length=1000, required=False)
     return out
@@ -80,6 +88,7 @@ def create_site(
     time_zone: str,
     fin: str = "",
     address: str = "",
+    country: str = "",
 ) -> Site:
     require(actor, Perm.SITE_MANAGE)
     values = _clean(
@@ -89,6 +98,7 @@ def create_site(
             "kind": kind,
             "time_zone": time_zone,
             "fin": fin,
+            "country": country,
             "address": address,
         }
     )
