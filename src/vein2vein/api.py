@@ -10,6 +10,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import django_auth
 
+from .chain.api import router as chain_router
 from .core.api import router as core_router
 from .core.auth import TokenAuth
 from .core.errors import DomainError
@@ -83,3 +84,4 @@ api.add_router("/documents", documents_router)
 api.add_router("/training", training_router)
 api.add_router("/materials", materials_router)
 api.add_router("/equipment", equipment_router)
+api.add_router("/chain", chain_router)

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "vein2vein.quality",
     "vein2vein.materials",
     "vein2vein.equipment",
+    "vein2vein.chain",
     "vein2vein.web",
 ]
 

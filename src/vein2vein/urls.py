@@ -11,6 +11,7 @@ urlpatterns = [
     path("training/", include("vein2vein.training.urls")),
     path("materials/", include("vein2vein.materials.urls")),
     path("equipment/", include("vein2vein.equipment.urls")),
+    path("chain/", include("vein2vein.chain.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

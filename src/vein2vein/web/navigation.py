@@ -19,7 +19,9 @@ class Area:
 
 AREAS: tuple[Area, ...] = (
     Area("dashboard", "Dashboard", "Your work today", "web:dashboard"),
-    Area("chain", "Chain of identity", "Patients, orders, collections, custody"),
+    Area(
+        "chain", "Chain of identity", "Patients, orders, collections, custody", "chain:order_list"
+    ),
     Area("manufacturing", "Batch records", "Master batch records and step execution"),
     Area("materials", "Materials", "Lots, quarantine and release, inventory", "materials:lot_list"),
     Area("equipment", "Equipment", "Calibration, maintenance, usage", "equipment:equipment_list"),

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from vein2vein.chain.dashboard import panel as chain_panel
 from vein2vein.core import selectors
 from vein2vein.documents.dashboard import panel as documents_panel
 from vein2vein.equipment.dashboard import panel as equipment_panel
@@ -22,6 +23,7 @@ DASHBOARD_PANELS = (
     documents_panel,
     materials_panel,
     equipment_panel,
+    chain_panel,
 )
 
 

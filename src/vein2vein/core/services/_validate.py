@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
 
 from ..errors import ValidationFailed
+from ..time import now
 
 
 def text(value: object, field: str, *, max_length: int, required: bool = True) -> str:
@@ -32,3 +35,103 @@ def only_editable(fields: Iterable[str], editable: Iterable[str]) -> None:
     unknown = sorted(set(fields) - set(editable))
     if unknown:
         raise ValidationFailed(f"{unknown[0]} cannot be changed", field=unknown[0])
+
+
+# --- shared by the domain apps' services (one place for the checks every app repeats) ------
+
+MAX_RECORD_ID = 2**63 - 1
+
+
+def record_id(value: object, field: str) -> int:
+    """A record id: a positive whole number a database can hold."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RECORD_ID:
+        raise ValidationFailed(f"{field} must be a record id", field=field)
+    return value
+
+
+def choice(value: object, field: str, values: Iterable[str], *, required: bool = True) -> str:
+    """`value` as one of `values` ('' allowed when not required)."""
+    allowed = list(values)
+    if value in (None, "") and not required:
+        return ""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValidationFailed(f"{field} must be one of: {', '.join(allowed)}", field=field)
+    return value
+
+
+def number(
+    value: object,
+    field: str,
+    *,
+    low: Decimal | int | str,
+    high: Decimal | int | str,
+    places: int,
+    required: bool = True,
+    low_inclusive: bool = True,
+) -> Decimal | None:
+    """A decimal between `low` and `high` with at most `places` decimals; None when blank and
+    not required. Units are the caller's (the field name says them)."""
+    if isinstance(value, bool) or value is None or value == "":
+        if required:
+            raise ValidationFailed(f"{field} is required", field=field)
+        return None
+    try:
+        num = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValidationFailed(f"{field} must be a number, not {value!r}", field=field) from None
+    if not num.is_finite():
+        raise ValidationFailed(f"{field} must be a finite number", field=field)
+    exponent = num.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -places:
+        raise ValidationFailed(f"{field} may have at most {places} decimals", field=field)
+    lo, hi = Decimal(str(low)), Decimal(str(high))
+    if num > hi or num < lo or (num == lo and not low_inclusive):
+        bound = "from" if low_inclusive else "above"
+        raise ValidationFailed(f"{field} must be {bound} {lo} to {hi}, not {num}", field=field)
+    return num
+
+
+def date(value: object, field: str, *, required: bool = True) -> dt.date | None:
+    """A calendar date (YYYY-MM-DD) between the years 1900 and 9000."""
+    if value in (None, ""):
+        if required:
+            raise ValidationFailed(f"{field} is required", field=field)
+        return None
+    day: dt.date | None = None
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        day = value
+    elif isinstance(value, str):
+        try:
+            day = dt.date.fromisoformat(value.strip())
+        except ValueError:
+            day = None
+    if day is None:
+        raise ValidationFailed(f"{field} must be a date (YYYY-MM-DD)", field=field)
+    if not dt.date(1900, 1, 1) <= day <= dt.date(9000, 1, 1):
+        raise ValidationFailed(f"{field} must be between the years 1900 and 9000", field=field)
+    return day
+
+
+def moment(value: object, field: str, *, not_after: dt.datetime | None = None) -> dt.datetime:
+    """An instant with its zone (ISO 8601 with offset), stored in UTC; not in the future
+    (5 minutes' clock tolerance) unless `not_after` says otherwise."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationFailed(
+                f"{field} must be a date and time with its UTC offset", field=field
+            ) from None
+    if not isinstance(value, dt.datetime):
+        raise ValidationFailed(f"{field} must be a date and time", field=field)
+    if value.tzinfo is None:
+        raise ValidationFailed(f"{field} must carry a time zone or UTC offset", field=field)
+    if value.year < 1900:
+        raise ValidationFailed(f"{field} must be after the year 1900", field=field)
+    value = value.astimezone(dt.UTC)
+    limit = not_after if not_after is not None else now() + dt.timedelta(minutes=5)
+    if value > limit:
+        raise ValidationFailed(f"{field} is in the future", field=field)
+    return value

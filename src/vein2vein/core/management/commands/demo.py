@@ -17,6 +17,7 @@ APP_DEMOS = (
     "vein2vein.quality.demo",
     "vein2vein.materials.demo",
     "vein2vein.equipment.demo",
+    "vein2vein.chain.demo",
 )
 
 

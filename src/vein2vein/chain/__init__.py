@@ -1,0 +1,1 @@
+"""Chain of identity and custody: patients, orders, slots, collections, receipts, handoffs."""

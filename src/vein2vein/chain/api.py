@@ -1,0 +1,7 @@
+"""chain API at /api/v1/chain; thin: parse, call a service or selector, serialize."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["chain"])

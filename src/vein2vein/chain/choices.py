@@ -1,0 +1,101 @@
+"""Statuses and kinds of the chain of identity, with the allowed transitions next to them."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ConsentStatus(models.TextChoices):
+    CONSENTED = "consented", "Consented"
+    NOT_CONSENTED = "not_consented", "Not (yet) consented"
+    WITHDRAWN = "withdrawn", "Consent withdrawn"
+
+
+class OrderStatus(models.TextChoices):
+    """Where a patient's cells are, vein to vein."""
+
+    ORDERED = "ordered", "Ordered"
+    SCHEDULED = "scheduled", "Collection scheduled"
+    COLLECTED = "collected", "Collected"
+    IN_TRANSIT = "in_transit", "In transit"
+    RECEIVED = "received", "Received"
+    IN_MANUFACTURING = "in_manufacturing", "In manufacturing"
+    IN_QC = "in_qc", "In QC"
+    RELEASED = "released", "Released"
+    SHIPPED = "shipped", "Shipped"
+    DELIVERED = "delivered", "Delivered"
+    INFUSED = "infused", "Infused"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+S = OrderStatus
+ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.ORDERED: frozenset({S.SCHEDULED, S.CANCELLED}),
+    S.SCHEDULED: frozenset({S.ORDERED, S.SCHEDULED, S.COLLECTED, S.CANCELLED}),
+    S.COLLECTED: frozenset({S.IN_TRANSIT, S.RECEIVED, S.REJECTED, S.CANCELLED}),
+    S.IN_TRANSIT: frozenset({S.IN_TRANSIT, S.RECEIVED, S.REJECTED, S.CANCELLED}),
+    S.RECEIVED: frozenset({S.IN_MANUFACTURING, S.CANCELLED}),
+    S.IN_MANUFACTURING: frozenset({S.IN_QC, S.REJECTED}),
+    S.IN_QC: frozenset({S.RELEASED, S.REJECTED}),
+    S.RELEASED: frozenset({S.SHIPPED}),
+    S.SHIPPED: frozenset({S.SHIPPED, S.DELIVERED}),
+    S.DELIVERED: frozenset({S.INFUSED}),
+    S.INFUSED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+# The stages later apps move an order into (manufacturing, QC, release, logistics, clinic)
+# through `advance_order`; the chain's own services set the others.
+ADVANCE_TARGETS = frozenset({S.IN_MANUFACTURING, S.IN_QC, S.RELEASED, S.REJECTED, S.INFUSED})
+# A handoff may also say the material is now on its way or has arrived.
+HANDOFF_TARGETS = frozenset({S.IN_TRANSIT, S.SHIPPED, S.DELIVERED})
+# Statuses in which material exists and can change hands.
+CUSTODY_STATUSES = frozenset(
+    {
+        S.COLLECTED,
+        S.IN_TRANSIT,
+        S.RECEIVED,
+        S.IN_MANUFACTURING,
+        S.IN_QC,
+        S.RELEASED,
+        S.SHIPPED,
+        S.DELIVERED,
+    }
+)
+# The stability clock of fresh material runs until manufacturing starts.
+CLOCK_RUNNING = frozenset({S.COLLECTED, S.IN_TRANSIT, S.RECEIVED})
+OPEN_STATUSES = frozenset(set(S.values) - {S.INFUSED, S.REJECTED, S.CANCELLED})
+
+
+class BookingStatus(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    RESCHEDULED = "rescheduled", "Rescheduled"
+    CANCELLED = "cancelled", "Cancelled"
+    USED = "used", "Used (collected)"
+
+
+class Anticoagulant(models.TextChoices):
+    ACD_A = "ACD-A", "ACD-A"
+    ACD_B = "ACD-B", "ACD-B"
+    HEPARIN = "heparin", "Heparin"
+    CITRATE = "citrate", "Sodium citrate"
+
+
+class CustodyKind(models.TextChoices):
+    COLLECTED = "collected", "Collected"
+    HANDOFF = "handoff", "Handoff"
+    RECEIVED = "received", "Received"
+    RECEIPT_REJECTED = "receipt_rejected", "Rejected at receipt"
+    STAGE = "stage", "Stage change"
+
+
+class ReceiptDecision(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+
+
+class IdentifierKind(models.TextChoices):
+    COI = "coi", "Chain of identity identifier"
+    DIN = "din", "Donation identification number"

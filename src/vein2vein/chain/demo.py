@@ -1,0 +1,5 @@
+"""Chain demo data (placeholder)."""
+
+
+def load_demo() -> None:
+    return None

@@ -1,0 +1,198 @@
+"""Helpers shared by the chain services: lookups that name the field, the order lock, the
+identifier counters and the one place a custody event is appended. Private to chain.services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+
+from django.db import connection
+
+from vein2vein.core.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
+from vein2vein.core.models import Site, User
+from vein2vein.core.permissions import ROLE_PERMISSIONS, has_perm, security_log
+from vein2vein.core.services import _validate
+from vein2vein.core.time import in_zone, now
+
+from ..choices import ORDER_TRANSITIONS, CustodyKind, IdentifierKind, OrderStatus
+from ..models import CustodyEvent, IdentifierSequence, Patient, TherapyOrder, TherapyProduct
+
+text = _validate.text
+reason = _validate.reason
+choice = _validate.choice
+number = _validate.number
+date = _validate.date
+moment = _validate.moment
+record_id = _validate.record_id
+
+# Temperatures a cell therapy chain meets: LN2 vapour to a warm day, in °C.
+TEMP_LOW, TEMP_HIGH = Decimal("-273.1"), Decimal("100")
+
+
+def temperature(value: object, field: str, *, required: bool = True) -> Decimal | None:
+    return number(value, field, low=TEMP_LOW, high=TEMP_HIGH, places=1, required=required)
+
+
+def in_service_transaction() -> bool:
+    """Inside an atomic block other than the one a test case wraps around each test."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
+def site(site_id: object, field: str = "site_id") -> Site:
+    if isinstance(site_id, Site):
+        return site_id
+    found = Site.objects.filter(pk=record_id(site_id, field), is_active=True).first()
+    if found is None:
+        raise NotFound(f"site {site_id} does not exist or is inactive", field=field)
+    return found
+
+
+def today_at(at: Site) -> dt.date:
+    return in_zone(now(), at.time_zone).date()
+
+
+def product(product_id: object, field: str = "product_id") -> TherapyProduct:
+    found = TherapyProduct.objects.filter(pk=record_id(product_id, field)).first()
+    if found is None:
+        raise NotFound(f"product {product_id} does not exist", field=field)
+    return found
+
+
+def patient(patient_id: object, field: str = "patient_id") -> Patient:
+    found = Patient.objects.select_related("site").filter(pk=record_id(patient_id, field)).first()
+    if found is None:
+        raise NotFound(f"patient {patient_id} does not exist", field=field)
+    return found
+
+
+_ORDER_RELATED = (
+    "patient",
+    "patient__site",
+    "product",
+    "ordering_site",
+    "collection_site",
+    "manufacturing_site",
+)
+
+
+def order(order_id: object, field: str = "order_id") -> TherapyOrder:
+    """Read (unlocked) for the checks that run before the transaction."""
+    found = (
+        TherapyOrder.objects.select_related(*_ORDER_RELATED)
+        .filter(pk=record_id(order_id, field))
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"order {order_id} does not exist", field=field)
+    return found
+
+
+def locked_order(order_id: int) -> TherapyOrder:
+    found = (
+        TherapyOrder.objects.select_for_update()
+        .select_related(*_ORDER_RELATED)
+        .filter(pk=order_id)
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"order {order_id} does not exist", field="order_id")
+    return found
+
+
+def order_sites(o: TherapyOrder) -> list[Site]:
+    return [o.ordering_site, o.collection_site, o.manufacturing_site]
+
+
+def require_at_any(actor: User, perm: str, sites: Iterable[Site], what: str) -> Site:
+    """Refuse unless `actor` holds a role granting `perm` at one of `sites`; return that site
+    (the first that grants it, in the order given)."""
+    sites = list(sites)
+    for candidate in sites:
+        if has_perm(actor, perm, candidate):
+            return candidate
+    codes = ", ".join(dict.fromkeys(s.code for s in sites))
+    allowed = ", ".join(sorted(ROLE_PERMISSIONS[perm]))
+    security_log.warning("refused %s to %s at %s", perm, actor.get_username(), codes)
+    raise PermissionRefused(f"{what} needs one of these roles at {codes}: {allowed}")
+
+
+def check_transition(o: TherapyOrder, to: str) -> None:
+    if to not in ORDER_TRANSITIONS[o.status]:
+        raise Conflict(
+            f"order {o.coi} is {OrderStatus(o.status).label.lower()}; it cannot become "
+            f"{OrderStatus(to).label.lower()}",
+            field="status",
+        )
+
+
+def next_identifier(kind: IdentifierKind, fin: str, at: dt.datetime) -> tuple[str, int]:
+    """Inside the caller's transaction: the next sequence number for `kind` at `fin` in the
+    two-digit year of `at`. The counter row is locked, so two callers never share one."""
+    year = f"{at.year % 100:02d}"
+    IdentifierSequence.objects.get_or_create(kind=kind, fin=fin, year=year)
+    seq = IdentifierSequence.objects.select_for_update().get(kind=kind, fin=fin, year=year)
+    if seq.last >= 999_999:
+        raise Conflict(f"{kind} sequence numbers for {fin} in 20{year} are used up")
+    seq.last += 1
+    seq.save(update_fields=["last"])
+    return year, seq.last
+
+
+def append_custody(
+    *,
+    o: TherapyOrder,
+    actor: User,
+    at_site: Site,
+    kind: CustodyKind,
+    item: str,
+    to_custodian: str,
+    to_location: str,
+    occurred_at: dt.datetime,
+    status_after: str,
+    temperature_c: Decimal | None = None,
+    scanned_text: str = "",
+    matched: str = "",
+    note: str = "",
+) -> CustodyEvent:
+    """The only writer of custody events. `o` must be locked by the caller; the `from` side
+    is the order's current custodian, so the chain has no gaps by construction."""
+    if o.last_event_seq:
+        last = CustodyEvent.objects.filter(order=o, seq=o.last_event_seq).first()
+        if last is not None and occurred_at < last.occurred_at:
+            raise ValidationFailed(
+                f"occurred_at is before the previous custody event "
+                f"(#{last.seq} at {last.occurred_at.isoformat()})",
+                field="occurred_at",
+            )
+    event = CustodyEvent(
+        order=o,
+        seq=o.last_event_seq + 1,
+        kind=kind,
+        item=item,
+        from_custodian=o.current_custodian,
+        from_location=o.current_location,
+        to_custodian=to_custodian,
+        to_location=to_location,
+        occurred_at=occurred_at,
+        recorded_at=now(),
+        temperature_c=temperature_c,
+        scanned_text=scanned_text,
+        matched=matched,
+        status_after=status_after,
+        note=note,
+        recorded_by=actor,
+        site=at_site,
+    )
+    event.save(force_insert=True)
+    o.last_event_seq = event.seq
+    o.current_custodian = to_custodian
+    o.current_location = to_location
+    return event
+
+
+def occurred(value: object, field: str = "occurred_at") -> dt.datetime:
+    """When a handoff happened: server time unless a (past) time is stated for a late entry."""
+    if value in (None, ""):
+        return now()
+    return moment(value, field)
