@@ -851,3 +851,18 @@ def test_sec_structure_wraps_the_sec_module():
         SingleEuropeanCodeStructure("PL001499Z549917123456A00T041600320181231")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="SEC: country 'XX'"):
         parse("&,4XX001499Z549917123456A00T041600320181231")
+
+
+def test_a_wrong_check_character_is_its_own_kind_of_error() -> None:
+    """Callers tell a misread identifier (a deviation) from text that is not one (a 400)."""
+    with pytest.raises(isbt128.CheckCharacterError, match="check character 4 is wrong"):
+        isbt128.parse_keyed_din("A9999 21 123456 4")
+    with pytest.raises(isbt128.CheckCharacterError, match="Type 3 flag 71"):
+        isbt128.parse("=G12341765432171")
+    with pytest.raises(isbt128.CheckCharacterError):
+        isbt128.parse_coi("CHB234526000001A")
+    with pytest.raises(isbt128.CheckCharacterError, match="compound message structure 1"):
+        isbt128.parse("=+02000=G12341765432171&/CHB234526000001")
+    with pytest.raises(ValueError) as not_a_check:
+        isbt128.parse("=A99992112345")
+    assert not isinstance(not_a_check.value, isbt128.CheckCharacterError)

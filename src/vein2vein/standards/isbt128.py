@@ -88,12 +88,17 @@ def _int_in_range(part: str, value: object, low: int, high: int) -> int:
     return value
 
 
+class CheckCharacterError(ValueError):
+    """The identifier is well formed but its check character (or Type 3 flag) is wrong: a
+    mistyped or misread identifier, as opposed to text that is not one at all."""
+
+
 def _verify_check_character(check: str, data: str, shown: str, what: str) -> None:
     """Refuse a keyed check character without revealing the right one (it would be copied)."""
     if check not in CHARSET:
         raise ValueError(f"check character {check!r} is not one of 0-9, A-Z or *")
     if mod37_2(data) != check:
-        raise ValueError(f"check character {check} is wrong for {what} {shown}")
+        raise CheckCharacterError(f"check character {check} is wrong for {what} {shown}")
 
 
 def _compact(text: object, what: str) -> str:
@@ -163,7 +168,8 @@ class Structure:
         except ValueError as error:
             if str(error).startswith(cls.NAME):
                 raise
-            raise ValueError(f"{cls.NAME}: {error}") from error
+            kind = CheckCharacterError if isinstance(error, CheckCharacterError) else ValueError
+            raise kind(f"{cls.NAME}: {error}") from error
 
     @classmethod
     def _from_content(cls, content: str) -> Self:
@@ -214,7 +220,7 @@ class Din(Structure):
             raise ValueError(f"flags {flags!r} are reserved (letters are not assigned)")
         number = int(flags)
         if 60 <= number <= 96 and flags != self.type3_flag:
-            raise ValueError(
+            raise CheckCharacterError(
                 f"flags: bad check character: Type 3 flag {flags} does not match "
                 f"DIN {self.din} (expected {self.type3_flag})"
             )
@@ -1131,7 +1137,8 @@ def _split_structures(text: str, start: int) -> list[Structure]:
                 )
             found.append(cls._from_checked_content(body))
         except ValueError as error:
-            raise ValueError(f"compound message structure {number}: {error}") from error
+            kind = CheckCharacterError if isinstance(error, CheckCharacterError) else ValueError
+            raise kind(f"compound message structure {number}: {error}") from error
         position = body_start + length
     return found
 
