@@ -203,6 +203,11 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Periodic work (run `celery -A vein2vein beat` next to the worker, or the same commands by cron).
+CELERY_BEAT_SCHEDULE = {
+    "documents-activate-due": {"task": "documents.activate_due_versions", "schedule": 3600.0},
+    "chain-stability-clocks": {"task": "chain.check_stability_clocks", "schedule": 300.0},
+}
 
 MQTT_URL = os.environ.get("MQTT_URL", "")
 

@@ -12,6 +12,7 @@ from .identity import (
     IdentityMatch,
     IdentityRefused,
     decode,
+    mask_personal,
     verify_bag_label,
     verify_identity,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "decode",
     "enroll_patient",
     "hand_off",
+    "mask_personal",
     "receive_collection",
     "record_collection",
     "reschedule_slot",

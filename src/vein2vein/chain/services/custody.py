@@ -32,7 +32,13 @@ from ..choices import (
 from ..models import CustodyEvent, Receipt, TherapyOrder
 from ..permissions import ChainPerm
 from . import _common as c
-from .identity import IdentityRefused, refuse_identity, verify_bag_label, verify_identity
+from .identity import (
+    IdentityRefused,
+    mask_personal,
+    refuse_identity,
+    verify_bag_label,
+    verify_identity,
+)
 from .orders import _item, _stability_deviation
 
 log = logging.getLogger(__name__)
@@ -163,7 +169,7 @@ def receive_collection(
             site=at,
             received_by=actor,
             received_at=now(),
-            scans=scanned,
+            scans=[mask_personal(s) for s in scanned],
             matched=[m.summary for m in matches],
             arrival_temperature_c=arrival,
             logger_serial=serial,
@@ -192,7 +198,7 @@ def receive_collection(
             occurred_at=receipt.received_at,
             status_after=target,
             temperature_c=arrival,
-            scanned_text=" | ".join(scanned)[:300],
+            scanned_text=" | ".join(mask_personal(s) for s in scanned)[:300],
             matched=", ".join(dict.fromkeys(k for m in matches for k in m.matched)),
             note=why,
         )
@@ -293,7 +299,7 @@ def hand_off(
             occurred_at=when,
             status_after=o.status,
             temperature_c=temp,
-            scanned_text=scan,
+            scanned_text=mask_personal(scan),
             matched=match.summary,
             note=remark,
         )
