@@ -295,3 +295,11 @@ def clocks_running(user: User) -> QuerySet[TherapyOrder]:
 
 def roles_of(user: User) -> set[Role]:
     return active_roles(user)
+
+
+def may_see_patient(user: User, patient_id: str) -> bool:
+    """For core.privacy: may `user` read this patient's personal data in the audit trail?"""
+    if not patient_id.isdigit():
+        return False
+    site_id = Patient.objects.filter(pk=int(patient_id)).values_list("site_id", flat=True).first()
+    return site_id is not None and site_id in identity_site_ids(user)

@@ -10,6 +10,7 @@ from .audit import verify_chain
 from .errors import NotFound
 from .models import RoleAssignment, Signature, Site, User
 from .permissions import Perm, require
+from .privacy import visible_changes
 from .schemas import (
     AuditEventOut,
     AuditFilter,
@@ -101,7 +102,11 @@ def reactivate_site(request: HttpRequest, site_id: int, payload: ReasonIn) -> Si
 def audit_events(request: HttpRequest, filters: Query[AuditFilter]) -> list[object]:
     require(_user(request), Perm.AUDIT_VIEW)
     qs = selectors.audit_events(**filters.dict(exclude={"limit", "offset"}))
-    return list(qs[filters.offset : filters.offset + filters.limit])
+    events = list(qs[filters.offset : filters.offset + filters.limit])
+    user = _user(request)
+    for event in events:  # shown, never saved: the stored event and its hash stay as they are
+        event.changes = dict(visible_changes(user, event))
+    return events
 
 
 @router.get("/audit/verify", response={200: VerifyOut, **ERRORS}, tags=["audit"])
