@@ -76,6 +76,10 @@ class BookingStatus(models.TextChoices):
     USED = "used", "Used (collected)"
 
 
+# Bookings that hold a slot: a collected order still occupies its manufacturing slot.
+HOLDS_SLOT = frozenset({BookingStatus.BOOKED, BookingStatus.USED})
+
+
 class Anticoagulant(models.TextChoices):
     ACD_A = "ACD-A", "ACD-A"
     ACD_B = "ACD-B", "ACD-B"

@@ -20,7 +20,7 @@ from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import ROLE_PERMISSIONS, active_roles
 from vein2vein.core.time import now
 
-from .choices import CLOCK_RUNNING, BookingStatus, OrderStatus
+from .choices import CLOCK_RUNNING, HOLDS_SLOT, OrderStatus
 from .models import (
     Collection,
     CustodyEvent,
@@ -216,9 +216,7 @@ def vein_to_vein(order: TherapyOrder) -> dict[str, Any]:
         "order": order,
         "collection": Collection.objects.filter(order=order).first(),
         "receipt": Receipt.objects.filter(order=order).select_related("received_by").first(),
-        "booking": SlotBooking.objects.filter(
-            order=order, status__in=[BookingStatus.BOOKED, BookingStatus.USED]
-        ).first(),
+        "booking": SlotBooking.objects.filter(order=order, status__in=HOLDS_SLOT).first(),
         "timeline": entries,
         "total": total,
         "clock": stability_clock(order),
@@ -253,7 +251,7 @@ def calendar(site: Site, start: dt.date, days: int) -> list[SlotDay]:
         )
     )
     booked = dict(
-        SlotBooking.objects.filter(site=site, day__range=(start, end), status=BookingStatus.BOOKED)
+        SlotBooking.objects.filter(site=site, day__range=(start, end), status__in=HOLDS_SLOT)
         .values("day")
         .annotate(n=Count("id"))
         .values_list("day", "n")

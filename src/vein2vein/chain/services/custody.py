@@ -88,6 +88,7 @@ def receive_collection(
     logger_max_c: object = None,
     logger_summary: str = "",
     location: str = "Goods-in",
+    occurred_at: object = None,
 ) -> Receipt:
     """Receive the apheresis bag at manufacturing: DIN, COI identifier and the patient's
     date of birth must all be scanned and match the order, or nothing is received."""
@@ -110,6 +111,7 @@ def receive_collection(
         raise ValidationFailed("logger_min_c is above logger_max_c", field="logger_min_c")
     summary = c.text(logger_summary, "logger_summary", max_length=4000, required=False)
     place = c.text(location, "location", max_length=200)
+    when = c.occurred(occurred_at)
     if found.status not in (OrderStatus.COLLECTED, OrderStatus.IN_TRANSIT):
         raise Conflict(
             f"order {found.coi} is {OrderStatus(found.status).label.lower()}; only collected "
@@ -158,7 +160,7 @@ def receive_collection(
         fields = ["status", "last_event_seq", "current_custodian", "current_location"]
         if (
             o.stability_deadline is not None
-            and now() > o.stability_deadline
+            and when > o.stability_deadline
             and not o.stability_deviation
         ):
             o.stability_deviation = _stability_deviation(o, actor=actor).number
@@ -168,7 +170,7 @@ def receive_collection(
             order=o,
             site=at,
             received_by=actor,
-            received_at=now(),
+            received_at=when,
             scans=[mask_personal(s) for s in scanned],
             matched=[m.summary for m in matches],
             arrival_temperature_c=arrival,

@@ -18,7 +18,7 @@ from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import require
 from vein2vein.core.time import now
 
-from ..choices import BookingStatus, OrderStatus
+from ..choices import HOLDS_SLOT, BookingStatus, OrderStatus
 from ..models import SlotBooking, SlotCapacity, TherapyOrder
 from ..permissions import ChainPerm
 from . import _common as c
@@ -109,7 +109,7 @@ def _set_day(*, actor: User, at: Site, day: dt.date, slots: int, why: str) -> Sl
 
 
 def _booked(at: Site, day: dt.date) -> int:
-    return SlotBooking.objects.filter(site=at, day=day, status=BookingStatus.BOOKED).count()
+    return SlotBooking.objects.filter(site=at, day=day, status__in=HOLDS_SLOT).count()
 
 
 def _reserve(*, actor: User, o: TherapyOrder, day: dt.date) -> SlotBooking:
