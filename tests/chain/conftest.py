@@ -5,17 +5,33 @@ to take an order to any stage through the services."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.db.models import Model
 
+from tests.core.helpers import nothing_written
 from vein2vein.chain import services
-from vein2vein.chain.models import Patient, TherapyOrder, TherapyProduct
+from vein2vein.chain.models import (
+    Collection,
+    CustodyEvent,
+    IdentifierSequence,
+    Patient,
+    Receipt,
+    SlotBooking,
+    SlotCapacity,
+    TherapyOrder,
+    TherapyProduct,
+)
+from vein2vein.core.audit import verify_chain
 from vein2vein.core.choices import Role
-from vein2vein.core.models import Site, User
+from vein2vein.core.errors import DomainError
+from vein2vein.core.models import AuditEvent, Site, User
 from vein2vein.core.time import in_zone, now
+from vein2vein.quality.models import Deviation
 
 
 @dataclass
@@ -80,7 +96,10 @@ def world(make_site, make_user) -> World:  # type: ignore[no-untyped-def]
         ),
     )
     services.set_capacity(
-        actor=supervisor, site_id=mfg.pk, start=w.today(), end=w.today() + dt.timedelta(days=30),
+        actor=supervisor,
+        site_id=mfg.pk,
+        start=w.today(),
+        end=w.today() + dt.timedelta(days=30),
         capacity=2,
     )
     return w
@@ -149,3 +168,99 @@ def bag_label(o: TherapyOrder) -> list[str]:
     o.refresh_from_db()
     din = o.collection.din
     return [f"={din}00", f"&/{o.coi}", f"=#00{o.patient.date_of_birth:%Y%m%d}"]
+
+
+# --- shared by the service tests ------------------------------------------------------------
+
+CHAIN_MODELS: tuple[type[Model], ...] = (
+    IdentifierSequence,
+    TherapyProduct,
+    Patient,
+    TherapyOrder,
+    SlotCapacity,
+    SlotBooking,
+    Collection,
+    Receipt,
+    CustodyEvent,
+)
+
+
+def unchanged() -> AbstractContextManager[None]:
+    """A refused call wrote nothing: no chain row, no deviation, no audit event."""
+    return nothing_written(*CHAIN_MODELS, Deviation)
+
+
+def _rows() -> dict[str, list[tuple[object, ...]]]:
+    return {m.__name__: list(m._default_manager.order_by("pk").values_list()) for m in CHAIN_MODELS}
+
+
+@dataclass
+class Recorded:
+    """What a recorded refusal wrote: its audit events (oldest first) and its deviation."""
+
+    events: list[AuditEvent]
+    deviation: Deviation | None
+
+
+@contextmanager
+def refusal_recorded(o: TherapyOrder, action: str, *, deviation: bool) -> Iterator[Recorded]:
+    """A refused scan: the block must write exactly the blocked audit event about `o` (and,
+    when `deviation`, one open identity deviation at the manufacturing site with its own
+    audit event), and leave every chain row as it was."""
+    rows = _rows()
+    last_event = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+    deviations = set(Deviation.objects.values_list("pk", flat=True))
+    out = Recorded(events=[], deviation=None)
+    yield out
+    assert _rows() == rows, "a refused scan changed chain rows"
+    out.events = list(AuditEvent.objects.filter(seq__gt=last_event).order_by("seq"))
+    new = list(Deviation.objects.exclude(pk__in=deviations))
+    blocked = [e for e in out.events if e.action == f"{action}.blocked"]
+    assert len(blocked) == 1, [e.action for e in out.events]
+    assert blocked[0].record_id == str(o.pk)
+    if deviation:
+        assert sorted(e.action for e in out.events) == sorted(
+            [f"{action}.blocked", "quality.deviation.raised"]
+        )
+        assert len(new) == 1
+        out.deviation = new[0]
+        assert out.deviation.category == "identity"
+        assert out.deviation.site_id == o.manufacturing_site_id
+        assert out.deviation.source_id == str(o.pk)
+        assert out.deviation.status == "open"
+    else:
+        assert [e.action for e in out.events] == [f"{action}.blocked"]
+        assert new == []
+    assert verify_chain().ok
+
+
+@pytest.fixture
+def everyone(world: World, make_user) -> dict[str, User]:  # type: ignore[no-untyped-def]
+    """One user per role holding it at all three of the world's sites, so that only the role
+    decides (not the site): role -> user."""
+    from tests.core.factories import grant
+
+    users: dict[str, User] = {}
+    for role in Role:
+        user = make_user(username=f"every-{role.value}", full_name=f"Every {role.label}")
+        for at in (world.mfg, world.clinic, world.apheresis):
+            grant(user, role, at)
+        users[role.value] = user
+    return users
+
+
+@contextmanager
+def refused(error: type[DomainError], *, field: str | None, message: str) -> Iterator[None]:
+    """The block raises `error` naming `field`, with `message` in its text, and writes
+    nothing (chain rows, deviations, audit trail)."""
+    with unchanged(), pytest.raises(error) as caught:
+        yield
+    assert caught.value.field == field, caught.value.message
+    assert message in caught.value.message, caught.value.message
+
+
+def refused_roles(allowed: set[str] | frozenset[str]) -> list[str]:
+    """Every role not in `allowed` (the inspector always among them)."""
+    out = [r.value for r in Role if r.value not in allowed]
+    assert Role.INSPECTOR.value in out
+    return out

@@ -21,10 +21,26 @@ from ..models import CustodyEvent, IdentifierSequence, Patient, TherapyOrder, Th
 text = _validate.text
 reason = _validate.reason
 choice = _validate.choice
-number = _validate.number
 date = _validate.date
 moment = _validate.moment
 record_id = _validate.record_id
+
+
+def number(
+    value: object,
+    field: str,
+    *,
+    low: Decimal | int | str,
+    high: Decimal | int | str,
+    places: int,
+    required: bool = True,
+) -> Decimal | None:
+    """A checked decimal as it will be stored: "250" becomes 250.0 for a field with one
+    decimal, so a correction to the same value is no change and the audit trail shows the
+    stored value, not the typed one."""
+    num = _validate.number(value, field, low=low, high=high, places=places, required=required)
+    return None if num is None else num.quantize(Decimal(1).scaleb(-places))
+
 
 # Temperatures a cell therapy chain meets: LN2 vapour to a warm day, in °C.
 TEMP_LOW, TEMP_HIGH = Decimal("-273.1"), Decimal("100")
@@ -89,8 +105,10 @@ def order(order_id: object, field: str = "order_id") -> TherapyOrder:
 
 
 def locked_order(order_id: int) -> TherapyOrder:
+    """The order row locked, and only it: with its joins, FOR UPDATE would also lock the
+    patient, product and site rows every other order shares, serialising all chain work."""
     found = (
-        TherapyOrder.objects.select_for_update()
+        TherapyOrder.objects.select_for_update(of=("self",))
         .select_related(*_ORDER_RELATED)
         .filter(pk=order_id)
         .first()

@@ -214,12 +214,11 @@ def receive_collection(
             ),
             reason=why,
         )
+        changes = {"status": {"old": before, "new": target}}
+        if "stability_deviation" in fields:
+            changes["stability_deviation"] = {"old": "", "new": o.stability_deviation}
         audit.append_event(
-            actor=actor,
-            action=f"chain.order.{target}",
-            record=o,
-            changes={"status": {"old": before, "new": target}},
-            reason=why,
+            actor=actor, action=f"chain.order.{target}", record=o, changes=changes, reason=why
         )
     return receipt
 

@@ -38,6 +38,7 @@ from ..choices import (
 from ..models import Patient, SlotBooking, TherapyOrder, TherapyProduct
 from ..permissions import ADVANCE_ROLES, ChainPerm
 from . import _common as c
+from .scheduling import BOOKING_HORIZON_DAYS
 
 # --- products --------------------------------------------------------------------------------
 
@@ -340,6 +341,12 @@ def create_order(
         raise ValidationFailed(
             f"requested_collection_date {wanted} is in the past", field="requested_collection_date"
         )
+    if wanted > c.today_at(p.site) + dt.timedelta(days=BOOKING_HORIZON_DAYS):
+        raise ValidationFailed(
+            f"requested_collection_date {wanted} is more than {BOOKING_HORIZON_DAYS} days ahead "
+            "(no slot can be booked that far out)",
+            field="requested_collection_date",
+        )
     if p.consent_status != ConsentStatus.CONSENTED:
         raise ValidationFailed(
             f"patient {p.site_patient_id} has not consented "
@@ -489,15 +496,17 @@ def advance_order(
             note=why,
         )
         o.save(update_fields=fields)
+        changes: dict[str, Any] = {
+            "status": {"old": before, "new": target},
+            "custody_seq": {"old": None, "new": event.seq},
+        }
+        # Every stored change in the audit trail: the clock stopping and its deviation too.
+        if target == OrderStatus.IN_MANUFACTURING:
+            changes["manufacturing_started_at"] = {"old": None, "new": o.manufacturing_started_at}
+        if "stability_deviation" in fields:
+            changes["stability_deviation"] = {"old": "", "new": o.stability_deviation}
         audit.append_event(
-            actor=actor,
-            action="chain.order.advanced",
-            record=o,
-            changes={
-                "status": {"old": before, "new": target},
-                "custody_seq": {"old": None, "new": event.seq},
-            },
-            reason=why,
+            actor=actor, action="chain.order.advanced", record=o, changes=changes, reason=why
         )
     return o
 
