@@ -343,7 +343,7 @@ def test_a_late_entry_is_flagged_on_the_timeline(world: World, walk) -> None:  #
     assert late.recorded_at - late.occurred_at > dt.timedelta(minutes=30)
     assert entries[late.seq].late_entry is True
     assert entries[prompt.seq].late_entry is False
-    assert entries[1].late_entry is True  # the collection was entered after it ended
+    assert entries[1].late_entry is False  # a collection is recorded after it ends, always
 
 
 # --- status and state --------------------------------------------------------------------------
@@ -415,3 +415,14 @@ def test_a_handoff_is_audited(world: World, walk) -> None:  # type: ignore[no-un
     audit = AuditEvent.objects.get(action="chain.custody.handoff", record_id=str(event.pk))
     assert audit.changes["status"] == {"old": "collected", "new": "in_transit"}
     assert audit.changes["seq"] == {"old": None, "new": 2}
+
+
+def test_the_collection_is_not_a_late_entry_though_recorded_after_it_ended(walk) -> None:  # type: ignore[no-untyped-def]
+    """A collection is recorded once it has ended; its own record shows both times."""
+    from vein2vein.chain import selectors
+
+    o = walk("collected")  # ended 2 h before it was recorded
+    (entry,) = selectors.timeline(o)
+    assert entry.event.kind == "collected"
+    assert entry.event.recorded_at - entry.event.occurred_at > selectors.LATE_AFTER
+    assert not entry.late_entry

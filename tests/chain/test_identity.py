@@ -267,3 +267,16 @@ def test_any_adjacent_transposition_is_refused(collected: TherapyOrder, data) ->
     )
     swapped = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
     assert _refused(collected, swapped)
+
+
+def test_a_keyed_din_of_a_facility_whose_fin_starts_with_ch_is_read_as_a_din() -> None:
+    """16 characters starting with CH may be a DIN + flags + check character, not a COI."""
+    from vein2vein.chain.services import decode
+    from vein2vein.standards import isbt128
+
+    din = isbt128.make_din("CH123", 26, 42, "00")
+    keyed = f"{din.din}00{din.check_character}"
+    assert decode(keyed) == [din]
+    wrong = keyed[:-1] + ("A" if keyed[-1] != "A" else "B")
+    with pytest.raises(isbt128.CheckCharacterError):
+        decode(wrong)

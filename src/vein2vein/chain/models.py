@@ -28,8 +28,6 @@ from .choices import (
     ReceiptDecision,
 )
 
-TEMP = {"max_digits": 6, "decimal_places": 1, "null": True, "blank": True}
-
 
 class IdentifierSequence(models.Model):
     """The last sequence number handed out per kind (COI, DIN), FIN and two-digit year."""
@@ -332,8 +330,8 @@ class Receipt(models.Model):
     matched = models.JSONField(default=list, help_text="What each scan matched")
     arrival_temperature_c = models.DecimalField(max_digits=5, decimal_places=1)
     logger_serial = models.CharField(max_length=60, blank=True)
-    logger_min_c = models.DecimalField(**TEMP)
-    logger_max_c = models.DecimalField(**TEMP)
+    logger_min_c = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    logger_max_c = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
     logger_summary = models.TextField(blank=True)
     temperature_ok = models.BooleanField()
     decision = models.CharField(max_length=10, choices=ReceiptDecision.choices)
@@ -372,7 +370,7 @@ class CustodyEvent(models.Model):
     to_location = models.CharField(max_length=200)
     occurred_at = models.DateTimeField(help_text="When it happened (UTC)")
     recorded_at = models.DateTimeField(help_text="When it was recorded (server, UTC)")
-    temperature_c = models.DecimalField(**TEMP)
+    temperature_c = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
     scanned_text = models.CharField(max_length=300, blank=True)
     matched = models.CharField(
         max_length=200, blank=True, help_text="What the scan matched, e.g. 'DIN and check'"

@@ -20,7 +20,7 @@ from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import ROLE_PERMISSIONS, active_roles
 from vein2vein.core.time import now
 
-from .choices import CLOCK_RUNNING, HOLDS_SLOT, OrderStatus
+from .choices import CLOCK_RUNNING, HOLDS_SLOT, CustodyKind, OrderStatus
 from .models import (
     Collection,
     CustodyEvent,
@@ -189,7 +189,8 @@ def custody_events(order: TherapyOrder) -> QuerySet[CustodyEvent]:
 
 def timeline(order: TherapyOrder) -> list[TimelineEntry]:
     """Every custody event in order, with the time since the previous one and since the
-    first; an event recorded more than 30 minutes after it happened is a late entry."""
+    first; an event recorded more than 30 minutes after it happened is a late entry (not the
+    collection itself, which is recorded after it ends and shows both times)."""
     out: list[TimelineEntry] = []
     first: dt.datetime | None = None
     previous: dt.datetime | None = None
@@ -200,7 +201,10 @@ def timeline(order: TherapyOrder) -> list[TimelineEntry]:
                 event=event,
                 since_previous=(event.occurred_at - previous) if previous else None,
                 since_start=event.occurred_at - first,
-                late_entry=event.recorded_at - event.occurred_at > LATE_AFTER,
+                late_entry=(
+                    event.kind != CustodyKind.COLLECTED
+                    and event.recorded_at - event.occurred_at > LATE_AFTER
+                ),
             )
         )
         previous = event.occurred_at

@@ -50,6 +50,13 @@ def temperature(value: object, field: str, *, required: bool = True) -> Decimal 
     return number(value, field, low=TEMP_LOW, high=TEMP_HIGH, places=1, required=required)
 
 
+def required_temperature(value: object, field: str) -> Decimal:
+    found = temperature(value, field)
+    if found is None:  # pragma: no cover - `number` refuses a blank required value
+        raise ValidationFailed(f"{field} is required", field=field)
+    return found
+
+
 def in_service_transaction() -> bool:
     """Inside an atomic block other than the one a test case wraps around each test."""
     return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)

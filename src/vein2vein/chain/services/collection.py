@@ -14,7 +14,7 @@ from vein2vein.core.errors import Conflict, ValidationFailed
 from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import require
 from vein2vein.core.services import _validate
-from vein2vein.core.time import is_valid_zone
+from vein2vein.core.time import is_valid_zone, now
 from vein2vein.standards import isbt128, sec
 
 from ..choices import Anticoagulant, BookingStatus, CustodyKind, IdentifierKind, OrderStatus
@@ -165,7 +165,7 @@ def record_collection(
             sec=_sec(sec_text, at, number),
             time_zone=at.time_zone,
             recorded_by=actor,
-            recorded_at=c.now(),
+            recorded_at=now(),
             **values,
         )
         collection.save(force_insert=True)

@@ -97,7 +97,7 @@ def receive_collection(
     at = found.manufacturing_site
     require(actor, ChainPerm.RECEIVE, at)
     scanned = _scans(scans)
-    arrival = c.temperature(arrival_temperature_c, "arrival_temperature_c")
+    arrival = c.required_temperature(arrival_temperature_c, "arrival_temperature_c")
     verdict = c.choice(decision, "decision", ReceiptDecision.values)
     why = (
         c.reason(rejection_reason, "rejection_reason")

@@ -105,8 +105,16 @@ def decode(scanned_text: str) -> list[isbt128.Structure]:
         try:
             return [isbt128.parse_coi(compact)]
         except ValueError as exc:
-            if _is_check_error(exc):
+            if _is_check_error(exc) and len(compact) == 15:
                 raise
+            if _is_check_error(exc):
+                # A FIN starting with CH makes DIN + flags + check character look like a
+                # COI identifier + check character: a DIN that checks out is one.
+                try:
+                    return [isbt128.parse_keyed_din(compact)]
+                except ValueError:
+                    raise exc from None
+            # not a COI identifier: read it as a keyed DIN below
     if len(compact) in (14, 16):
         return [isbt128.parse_keyed_din(compact)]
     raise ValueError(

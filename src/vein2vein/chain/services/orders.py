@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 
 from vein2vein.core import audit
 from vein2vein.core.choices import SiteKind
-from vein2vein.core.errors import Conflict, PermissionRefused, ValidationFailed
+from vein2vein.core.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
 from vein2vein.core.models import User
 from vein2vein.core.permissions import active_roles, require
 from vein2vein.core.services import _validate
@@ -144,7 +144,7 @@ def update_product(*, actor: User, product_id: int, reason: str, **fields: Any) 
             .first()
         )
         if product is None:
-            raise c.NotFound(f"product {product_id} does not exist", field="product_id")
+            raise NotFound(f"product {product_id} does not exist", field="product_id")
         before = audit.snapshot(product, TherapyProduct.RECORD_FIELDS)
         for key, value in values.items():
             setattr(product, key, value)

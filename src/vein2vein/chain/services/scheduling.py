@@ -57,10 +57,10 @@ def set_capacity(
     slots = c.number(capacity, "capacity", low=0, high=MAX_CAPACITY, places=0)
     assert slots is not None
     days_of_week = set(range(1, 8)) if weekdays in (None, []) else set()
-    for day in weekdays or []:
-        if isinstance(day, bool) or not isinstance(day, int) or not 1 <= day <= 7:
+    for weekday in weekdays or []:
+        if isinstance(weekday, bool) or not isinstance(weekday, int) or not 1 <= weekday <= 7:
             raise ValidationFailed("weekdays must be ISO weekday numbers 1-7", field="weekdays")
-        days_of_week.add(day)
+        days_of_week.add(weekday)
     why = c.text(reason, "reason", max_length=2000, required=False)
     out: list[SlotCapacity] = []
     with transaction.atomic():
