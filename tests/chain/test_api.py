@@ -263,7 +263,7 @@ def test_order_book_collect_receive_hand_off_and_read_the_timeline(world: World)
     ]
     first, *rest = body["events"]
     assert first["since_previous_seconds"] is None and first["since_start_seconds"] == 0
-    assert first["late_entry"] is True  # recorded about 2 hours after the collection ended
+    assert first["late_entry"] is False  # a collection is recorded after it ends, always
     assert all(e["since_previous_seconds"] >= 0 for e in rest)
     assert rest[0]["since_start_seconds"] >= 2 * 3600 - 5  # the courier took it just now
     assert body["status"] == "received" and body["status_label"] == "Received"
@@ -334,7 +334,7 @@ def test_twelve_events_read_in_order_with_elapsed_times(world: World, walk) -> N
     assert [e["since_previous_seconds"] for e in events[1:11]] == [1200.0] * 10
     assert [e["since_start_seconds"] for e in events[:11]] == [1200.0 * k for k in range(11)]
     assert 5 * 3600 - 5 <= events[11]["since_start_seconds"] <= 5 * 3600 + 60
-    assert [e["late_entry"] for e in events] == [True] * 11 + [False]
+    assert [e["late_entry"] for e in events] == [False] + [True] * 10 + [False]
     assert body["current_custodian"] == "Custodian 11" and body["current_location"] == "Room 11"
     late = call(
         w.collector,

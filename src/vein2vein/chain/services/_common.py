@@ -4,11 +4,13 @@ identifier counters and the one place a custody event is appended. Private to ch
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
+from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import connection, models
 
+from vein2vein.core import audit
 from vein2vein.core.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
 from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import ROLE_PERMISSIONS, has_perm, security_log
@@ -17,6 +19,8 @@ from vein2vein.core.time import in_zone, now
 
 from ..choices import ORDER_TRANSITIONS, CustodyKind, IdentifierKind, OrderStatus
 from ..models import CustodyEvent, IdentifierSequence, Patient, TherapyOrder, TherapyProduct
+
+M = TypeVar("M", bound=models.Model)
 
 text = _validate.text
 reason = _validate.reason
@@ -214,6 +218,28 @@ def append_custody(
     o.current_custodian = to_custodian
     o.current_location = to_location
     return event
+
+
+def apply_correction(
+    instance: M,
+    values: Mapping[str, Any],
+    *,
+    fields: Iterable[str],
+    check: Callable[[M], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Set `values` on a locked record and save what changed; the caller audits the returned
+    old → new changes with its reason. Refuses a correction that changes nothing."""
+    fields = tuple(fields)
+    before = audit.snapshot(instance, fields)
+    for key, value in values.items():
+        setattr(instance, key, value)
+    if check is not None:
+        check(instance)
+    changes = audit.diff(before, audit.snapshot(instance, fields))
+    if not changes:
+        raise ValidationFailed("nothing to change: every value is as it was", field=None)
+    instance.save(update_fields=list(changes))
+    return changes
 
 
 def occurred(value: object, field: str = "occurred_at") -> dt.datetime:

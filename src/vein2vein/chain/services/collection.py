@@ -235,14 +235,12 @@ def correct_collection(*, actor: User, order_id: int, reason: str, **fields: Any
         collection = Collection.objects.select_for_update().filter(order=o).first()
         if collection is None:
             raise Conflict(f"order {o.coi} has no collection to correct", field="order_id")
-        before = audit.snapshot(collection, Collection.RECORD_FIELDS)
-        for key, value in values.items():
-            setattr(collection, key, value)
-        _check_times(collection.started_at, collection.ended_at)
-        changes = audit.diff(before, audit.snapshot(collection, Collection.RECORD_FIELDS))
-        if not changes:
-            raise ValidationFailed("nothing to change: every value is as it was", field=None)
-        collection.save(update_fields=list(changes))
+        changes = c.apply_correction(
+            collection,
+            values,
+            fields=Collection.RECORD_FIELDS,
+            check=lambda x: _check_times(x.started_at, x.ended_at),
+        )
         audit.append_event(
             actor=actor,
             action="chain.collection.corrected",

@@ -145,14 +145,12 @@ def update_product(*, actor: User, product_id: int, reason: str, **fields: Any) 
         )
         if product is None:
             raise NotFound(f"product {product_id} does not exist", field="product_id")
-        before = audit.snapshot(product, TherapyProduct.RECORD_FIELDS)
-        for key, value in values.items():
-            setattr(product, key, value)
-        _check_range(product.fresh_min_c, product.fresh_max_c)
-        changes = audit.diff(before, audit.snapshot(product, TherapyProduct.RECORD_FIELDS))
-        if not changes:
-            raise ValidationFailed("nothing to change: every value is as it was", field=None)
-        product.save(update_fields=list(changes))
+        changes = c.apply_correction(
+            product,
+            values,
+            fields=TherapyProduct.RECORD_FIELDS,
+            check=lambda p: _check_range(p.fresh_min_c, p.fresh_max_c),
+        )
         audit.append_event(
             actor=actor, action="chain.product.updated", record=product, changes=changes, reason=why
         )
@@ -219,6 +217,15 @@ def _check_consent(p: Patient) -> None:
         )
 
 
+def _check_corrected_patient(p: Patient) -> None:
+    _check_consent(p)
+    taken = Patient.objects.filter(site=p.site, site_patient_id=p.site_patient_id).exclude(pk=p.pk)
+    if taken.exists():
+        raise Conflict(
+            f"{p.site.code} already has a patient {p.site_patient_id}", field="site_patient_id"
+        )
+
+
 def enroll_patient(
     *,
     actor: User,
@@ -276,23 +283,9 @@ def correct_patient(*, actor: User, patient_id: int, reason: str, **fields: Any)
     why = c.reason(reason)
     with transaction.atomic():
         p = Patient.objects.select_for_update().get(pk=found.pk)
-        before = audit.snapshot(p, Patient.RECORD_FIELDS)
-        for key, value in values.items():
-            setattr(p, key, value)
-        _check_consent(p)
-        changes = audit.diff(before, audit.snapshot(p, Patient.RECORD_FIELDS))
-        if not changes:
-            raise ValidationFailed("nothing to change: every value is as it was", field=None)
-        if (
-            "site_patient_id" in changes
-            and Patient.objects.filter(site=p.site, site_patient_id=p.site_patient_id)
-            .exclude(pk=p.pk)
-            .exists()
-        ):
-            raise Conflict(
-                f"{p.site.code} already has a patient {p.site_patient_id}", field="site_patient_id"
-            )
-        p.save(update_fields=list(changes))
+        changes = c.apply_correction(
+            p, values, fields=Patient.RECORD_FIELDS, check=_check_corrected_patient
+        )
         audit.append_event(
             actor=actor, action="chain.patient.corrected", record=p, changes=changes, reason=why
         )

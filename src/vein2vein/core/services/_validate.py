@@ -128,8 +128,8 @@ def moment(value: object, field: str, *, not_after: dt.datetime | None = None) -
         raise ValidationFailed(f"{field} must be a date and time", field=field)
     if value.tzinfo is None:
         raise ValidationFailed(f"{field} must carry a time zone or UTC offset", field=field)
-    if value.year < 1900:
-        raise ValidationFailed(f"{field} must be after the year 1900", field=field)
+    if not 1900 <= value.year <= 9000:
+        raise ValidationFailed(f"{field} must be between the years 1900 and 9000", field=field)
     value = value.astimezone(dt.UTC)
     limit = not_after if not_after is not None else now() + dt.timedelta(minutes=5)
     if value > limit:
