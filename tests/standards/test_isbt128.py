@@ -54,7 +54,7 @@ from vein2vein.standards.isbt128 import (
 from vein2vein.standards.iso7064 import CHARSET, mod37_2
 from vein2vein.standards.sec import SingleEuropeanCode
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "isbt128"
+DATA = Path(__file__).resolve().parents[1] / "data" / "isbt128"  # copied from shared/data
 SRC = Path(__file__).resolve().parents[2] / "src" / "vein2vein" / "standards"
 
 SEC_COMPOUND = (

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from vein2vein.standards.iso7064 import CHARSET, is_valid_mod37_2, mod37_2, mod37_2_value
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "isbt128"
+DATA = Path(__file__).resolve().parents[1] / "data" / "isbt128"  # copied from shared/data
 DATA_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
