@@ -19,6 +19,9 @@ _receivers: dict[str, list[Receiver]] = defaultdict(list)
 DOCUMENT_VERSION_EFFECTIVE = (
     "documents.version_effective"  # version=DocumentVersion, actor=User|None
 )
+DOCUMENT_VERSION_SUBMITTED = (
+    "documents.version_submitted"  # version=DocumentVersion, actor=User (content frozen now)
+)
 
 
 def on(event: str) -> Callable[[Receiver], Receiver]:

@@ -7,7 +7,7 @@ from django.http import FileResponse
 from vein2vein.core.errors import Conflict, NotFound, PermissionRefused
 from vein2vein.core.models import User
 
-from .files import verified_copy
+from .files import content_type, verified_copy
 from .models import DocumentVersion
 from .permissions import DocPerm, can_read_version
 from .services import record_file_integrity_failure
@@ -36,7 +36,10 @@ def pdf_response(user: User, version_id: int) -> FileResponse:
             field="file",
         )
     response = FileResponse(
-        copy, content_type="application/pdf", as_attachment=False, filename=version.file_name
+        copy,
+        content_type=content_type(version.file_name),
+        as_attachment=False,
+        filename=version.file_name,
     )
     response["Cache-Control"] = "private, no-store"
     response["X-Content-SHA256"] = version.file_sha256

@@ -30,7 +30,13 @@ from vein2vein.core.services import apply_signature, check_password_for_signing
 from vein2vein.core.time import now
 
 from ..choices import VersionStatus
-from ..files import CheckedFile, check_pdf, delete_orphan, make_read_only, stored_sha256
+from ..files import (
+    CheckedFile,
+    check_controlled_file,
+    delete_orphan,
+    make_read_only,
+    stored_sha256,
+)
 from ..models import Document, DocumentVersion
 from ..permissions import DocPerm, can_sign_as, signing_roles
 from ..selectors import current_reviews
@@ -81,7 +87,7 @@ def create_version(
         raise ValidationFailed("document must be a controlled document", field="document")
     summary = _summary(change_summary)
     day = _future_date(effective_date)
-    checked = check_pdf(file) if file is not None else None
+    checked = check_controlled_file(file, document.kind) if file is not None else None
     saved: list[str] = []
     try:
         with transaction.atomic():
@@ -137,7 +143,8 @@ def update_draft(
         values["change_summary"] = _summary(change_summary)
     if effective_date is not UNSET:
         values["effective_date"] = _future_date(effective_date)
-    checked = check_pdf(file) if file is not None else None
+    kind = c.load_version(version_id).document.kind if file is not None else ""
+    checked = check_controlled_file(file, kind) if file is not None else None
     saved: list[str] = []
     try:
         with transaction.atomic():
@@ -193,6 +200,9 @@ def submit_for_review(*, actor: User, version_id: int) -> DocumentVersion:
         audit.append_event(
             actor=actor, action="documents.version.submitted", record=version, changes=changes
         )
+        # A master batch record's YAML is parsed and checked by manufacturing now: a version
+        # that could not run a batch never reaches review.
+        hooks.emit(hooks.DOCUMENT_VERSION_SUBMITTED, version=version, actor=actor)
         # At once, not on commit: stored files are never written again in any case (a new
         # PDF for a draft is a new file), so a rollback leaves nothing wrong behind.
         make_read_only(version.file.name)
