@@ -35,7 +35,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/mypy src/vein2vein/standards src/vein2vein/core/services src/vein2vein/chain/services src/vein2vein/chain/selectors.py
+	$(BIN)/mypy src/vein2vein/standards src/vein2vein/core/services src/vein2vein/chain/services src/vein2vein/chain/selectors.py src/vein2vein/manufacturing/services src/vein2vein/manufacturing/selectors.py src/vein2vein/manufacturing/mbr.py
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "vein2vein.materials",
     "vein2vein.equipment",
     "vein2vein.chain",
+    "vein2vein.manufacturing",
     "vein2vein.web",
 ]
 

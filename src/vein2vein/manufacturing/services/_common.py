@@ -1,0 +1,89 @@
+"""Helpers shared by the manufacturing services: lookups that name the field, locks, numbering,
+the recorded refusal. Private to manufacturing.services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import connection
+
+from vein2vein.core import audit
+from vein2vein.core.errors import InterlockBlocked, NotFound
+from vein2vein.core.models import User
+from vein2vein.core.services import _validate
+
+from ..models import Batch, NumberSequence, StepEntry
+
+text = _validate.text
+reason = _validate.reason
+record_id = _validate.record_id
+moment = _validate.moment
+
+
+def in_service_transaction() -> bool:
+    """Inside an atomic block other than the one a test case wraps around each test."""
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+
+
+def batch(batch_id: object, field: str = "batch_id") -> Batch:
+    found = (
+        Batch.objects.select_related("master_record", "site", "order", "order__patient")
+        .filter(pk=record_id(batch_id, field))
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"batch {batch_id} does not exist", field=field)
+    return found
+
+
+def locked_batch(pk: int) -> Batch:
+    return (
+        Batch.objects.select_for_update(of=("self",))
+        .select_related("master_record", "site", "order")
+        .get(pk=pk)
+    )
+
+
+def entry(entry_id: object, field: str = "entry_id") -> StepEntry:
+    found = (
+        StepEntry.objects.select_related("batch", "batch__site", "batch__master_record")
+        .filter(pk=record_id(entry_id, field))
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"step entry {entry_id} does not exist", field=field)
+    return found
+
+
+def next_number(prefix: str, year: int) -> int:
+    """The next number for `prefix` and `year`, under a row lock (inside the caller's atomic)."""
+    NumberSequence.objects.get_or_create(prefix=prefix, year=year)
+    seq = NumberSequence.objects.select_for_update().get(prefix=prefix, year=year)
+    seq.last += 1
+    seq.save(update_fields=["last"])
+    return seq.last
+
+
+def refuse(
+    *,
+    actor: User | None,
+    action: str,
+    record: Batch,
+    message: str,
+    field: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> InterlockBlocked:
+    """Record a blocked attempt on the batch (its own transaction) and return the error."""
+    audit.record_blocked_attempt(
+        actor=actor,
+        action=action,
+        record=record,
+        reason=message,
+        details={k: {"old": None, "new": v} for k, v in (details or {}).items()},
+    )
+    return InterlockBlocked(message, field=field)
+
+
+def utc(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
