@@ -232,7 +232,6 @@ class StepEntry(models.Model):
             "batch": self.batch_id,
             "seq": self.seq,
             "step": self.step_key,
-            "status": self.status,
             "value_text": self.value_text,
             "value_number": number,
             "unit": self.unit,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -19,6 +20,13 @@ from . import mbr
 from .choices import CURRENT, BatchStatus, EntryFlag, EntryStatus
 from .models import LATE_ENTRY_SECONDS, Batch, BatchSample, MasterRecord, StepEntry
 from .permissions import MfgPerm
+
+
+def plain(value: Decimal | None) -> str:
+    """A stored number as a person writes it: 40000000, not 40000000.0000000000."""
+    if value is None:
+        return ""
+    return f"{value.normalize():f}"
 
 
 def batches_for(user: User, status: str | None = None) -> QuerySet[Batch]:
@@ -137,22 +145,22 @@ def review_exceptions(b: Batch) -> list[Exception_]:
                 Exception_(
                     "limit",
                     f"{label}: outside {what} limits",
-                    f"{e.value_number} {e.unit}".strip(),
+                    f"{plain(e.value_number)} {e.unit}".strip(),
                     entry=e,
                 )
             )
         if e.flag == EntryFlag.TIMER:
             items.append(
                 Exception_(
-                    "timer", f"{label}: timer limit broken", f"{e.value_number} min", entry=e
+                    "timer", f"{label}: timer limit broken", f"{plain(e.value_number)} min", entry=e
                 )
             )
         if e.comment:
             items.append(Exception_("comment", f"{label}: comment", e.comment, entry=e))
         if e.corrects_id is not None:
             old = e.corrects
-            before = (old.value_text or str(old.value_number)) if old is not None else ""
-            after = e.value_text or str(e.value_number)
+            before = (old.value_text or plain(old.value_number)) if old is not None else ""
+            after = e.value_text or plain(e.value_number)
             items.append(
                 Exception_(
                     "correction",
@@ -209,8 +217,10 @@ def signatures_of(records: list[Any]) -> dict[tuple[str, str], list[Any]]:
     types = {t for t, _ in refs}
     ids = {i for _, i in refs}
     lookup = {record_ref(r): r for r in records}
-    for sig in Signature.objects.filter(record_type__in=types, record_id__in=ids).select_related(
-        "signer"
+    for sig in (
+        Signature.objects.filter(record_type__in=types, record_id__in=ids)
+        .select_related("signer")
+        .order_by("signed_at", "pk")
     ):
         ref = (sig.record_type, sig.record_id)
         if ref in by_ref:

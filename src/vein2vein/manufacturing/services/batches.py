@@ -280,7 +280,7 @@ def _end_open_usages(b: Batch, actor: User) -> None:
     for usage in Usage.objects.filter(
         batch_type=BATCH_REF, batch_id=str(b.pk), ended_at__isnull=True
     ).order_by("pk"):
-        end_usage(actor=actor, usage_id=usage.pk)
+        end_usage(actor=actor, usage_id=usage.pk, releasing_batch=True)
 
 
 def complete_batch(*, actor: User, batch_id: int) -> Batch:

@@ -66,24 +66,32 @@ def parse_and_check(text: str) -> tuple[dict[str, Any], TherapyProduct]:
     known_parts = set(
         Material.objects.filter(part_number__in=refs.parts).values_list("part_number", flat=True)
     )
-    missing_parts = sorted(refs.parts - known_parts)
-    if missing_parts:
-        raise ValidationFailed(
-            f"MBR material steps name unknown parts: {', '.join(missing_parts)}", field="file"
-        )
+    for path, step in _step_paths(definition):
+        if step["kind"] == "material" and step["part"] not in known_parts:
+            raise ValidationFailed(
+                f"MBR {path}.part: no material with part number {step['part']!r}", field="file"
+            )
+        for i, requirement in enumerate(step.get("requires") or []):
+            if resolve_requirement(requirement) is None:
+                raise ValidationFailed(
+                    f"MBR {path}.requires[{i}]: {requirement!r} is neither a document nor a "
+                    "qualification",
+                    field="file",
+                )
     unknown_kinds = sorted(refs.equipment_kinds - set(EquipmentKind.values))
     if unknown_kinds:
         raise ValidationFailed(
             f"MBR equipment steps name unknown kinds: {', '.join(unknown_kinds)}", field="file"
         )
-    unknown = sorted(r for r in refs.requirements if resolve_requirement(r) is None)
-    if unknown:
-        raise ValidationFailed(
-            "MBR steps require training that is neither a document nor a qualification: "
-            + ", ".join(unknown),
-            field="file",
-        )
     return definition, product
+
+
+def _step_paths(definition: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (f"operations[{i}].steps[{j}]", step)
+        for i, operation in enumerate(definition["operations"])
+        for j, step in enumerate(operation["steps"])
+    ]
 
 
 def validate_mbr(*, text: str) -> dict[str, Any]:

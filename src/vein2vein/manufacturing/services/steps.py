@@ -239,7 +239,7 @@ def _prepare(
                     f"the quantity comes from step {step['quantity_from']!r}, which has no value",
                     field="step_key",
                 )
-            qty = Decimal(source.value_number)
+            qty = Decimal(source.value_number).normalize()
         else:
             qty = Decimal(step["quantity"])
         p.lot, p.quantity = lot, qty
@@ -608,24 +608,32 @@ def record_step(
         p.value_text = mask_personal(p.value_text)
     elif kind == StepKind.MATERIAL:
         assert p.lot is not None
-        require_material_usable(
-            actor=actor,
-            lot=p.lot,
-            part=step["part"],
-            quantity=p.quantity,
-            action=ACTION,
-            record=found,
-        )
+        try:
+            require_material_usable(
+                actor=actor,
+                lot=p.lot,
+                part=step["part"],
+                quantity=p.quantity,
+                action=ACTION,
+                record=found,
+            )
+        except InterlockBlocked as exc:
+            exc.field = "scan"  # what this step's caller sent; the refusal is recorded
+            raise
     elif kind == StepKind.EQUIPMENT:
         assert p.equipment is not None
         _check_equipment_kind(actor, found, step, p.equipment)
-        require_equipment_usable(
-            actor=actor,
-            equipment=p.equipment,
-            action=ACTION,
-            record=found,
-            batch_ref=(BATCH_REF, str(found.pk)),
-        )
+        try:
+            require_equipment_usable(
+                actor=actor,
+                equipment=p.equipment,
+                action=ACTION,
+                record=found,
+                batch_ref=(BATCH_REF, str(found.pk)),
+            )
+        except InterlockBlocked as exc:
+            exc.field = "scan"
+            raise
     elif kind == StepKind.SIGNOFF:
         if password is None:
             raise ValidationFailed("password is required to sign off", field="password")
