@@ -16,6 +16,7 @@ from .core.auth import TokenAuth
 from .core.errors import DomainError
 from .documents.api import router as documents_router
 from .equipment.api import router as equipment_router
+from .manufacturing.api import router as manufacturing_router
 from .materials.api import router as materials_router
 from .quality.api import router as quality_router
 from .training.api import router as training_router
@@ -85,3 +86,4 @@ api.add_router("/training", training_router)
 api.add_router("/materials", materials_router)
 api.add_router("/equipment", equipment_router)
 api.add_router("/chain", chain_router)
+api.add_router("/manufacturing", manufacturing_router)
