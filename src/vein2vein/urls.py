@@ -12,6 +12,7 @@ urlpatterns = [
     path("materials/", include("vein2vein.materials.urls")),
     path("equipment/", include("vein2vein.equipment.urls")),
     path("chain/", include("vein2vein.chain.urls")),
+    path("manufacturing/", include("vein2vein.manufacturing.urls")),
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
 ]

@@ -22,7 +22,12 @@ AREAS: tuple[Area, ...] = (
     Area(
         "chain", "Chain of identity", "Patients, orders, collections, custody", "chain:order_list"
     ),
-    Area("manufacturing", "Batch records", "Master batch records and step execution"),
+    Area(
+        "manufacturing",
+        "Batch records",
+        "Master batch records and step execution",
+        "manufacturing:batch_list",
+    ),
     Area("materials", "Materials", "Lots, quarantine and release, inventory", "materials:lot_list"),
     Area("equipment", "Equipment", "Calibration, maintenance, usage", "equipment:equipment_list"),
     Area("qc", "QC testing", "Samples, results, instrument imports"),

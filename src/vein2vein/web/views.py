@@ -10,6 +10,7 @@ from vein2vein.chain.dashboard import panel as chain_panel
 from vein2vein.core import selectors
 from vein2vein.documents.dashboard import panel as documents_panel
 from vein2vein.equipment.dashboard import panel as equipment_panel
+from vein2vein.manufacturing.dashboard import panel as manufacturing_panel
 from vein2vein.materials.dashboard import panel as materials_panel
 from vein2vein.quality.dashboard import panel as quality_panel
 from vein2vein.training.dashboard import panel as training_panel
@@ -24,6 +25,7 @@ DASHBOARD_PANELS = (
     materials_panel,
     equipment_panel,
     chain_panel,
+    manufacturing_panel,
 )
 
 
