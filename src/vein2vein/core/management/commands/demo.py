@@ -18,6 +18,7 @@ APP_DEMOS = (
     "vein2vein.materials.demo",
     "vein2vein.equipment.demo",
     "vein2vein.chain.demo",
+    "vein2vein.manufacturing.demo",
 )
 
 
