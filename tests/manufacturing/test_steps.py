@@ -398,3 +398,17 @@ def test_a_performed_at_in_the_future_or_before_the_start_is_refused(
         "performed_at",
         message,
     )
+
+
+def test_a_calculation_from_a_corrected_value_is_listed_for_review(mfg: Mfg, batch: Batch) -> None:
+    """Correcting the cell count after the vector volume was computed leaves that volume
+    computed from the old count: the review by exception says so, naming both values."""
+
+    entries = run(mfg, batch, until="rest")
+    assert not [x for x in selectors.review_exceptions(batch) if x.kind == "stale"]
+    services.correct_entry(
+        actor=mfg.operator, entry_id=entries["cells"].pk, value="150000000", reason="Misread"
+    )
+    stale = [x for x in selectors.review_exceptions(batch) if x.kind == "stale"]
+    assert [x.entry.step_key for x in stale if x.entry] == ["vector_ml"]
+    assert "cells was 120000000 when computed; it is now 150000000" in stale[0].detail

@@ -120,8 +120,9 @@ class Exception_:
 
 
 def review_exceptions(b: Batch) -> list[Exception_]:
-    """Only what needs a reviewer's eye: out-of-limit entries, comments, corrections,
-    deviations and their status, late entries, refused (blocked) attempts, timer breaks."""
+    """Only what needs a reviewer's eye: out-of-limit entries, comments, corrections (and
+    calculations left computed from a corrected value), deviations and their status, late
+    entries, refused (blocked) attempts, timer breaks."""
     items: list[Exception_] = []
     if (b.recorded_at - b.started_at).total_seconds() > LATE_ENTRY_SECONDS:
         items.append(
@@ -181,6 +182,7 @@ def review_exceptions(b: Batch) -> list[Exception_]:
             )
         if e.status == EntryStatus.AWAITING_VERIFICATION:
             items.append(Exception_("unverified", f"{label}: awaiting verification", "", entry=e))
+    items.extend(_stale_calculations(entries))
     record_type, record_id = record_ref(b)
     numbers = {e.deviation for e in entries if e.deviation}
     about = Q(source_type=record_type, source_id=record_id) | Q(number__in=numbers)
@@ -208,6 +210,31 @@ def review_exceptions(b: Batch) -> list[Exception_]:
             )
         )
     return items
+
+
+def _stale_calculations(entries: list[StepEntry]) -> list[Exception_]:
+    """Current calculations computed from a value that was corrected afterwards: the reviewer
+    must see that the result no longer follows from the record."""
+    current = {e.step_key: e for e in entries if e.status in CURRENT}
+    out: list[Exception_] = []
+    for e in current.values():
+        if e.step_kind != "calculation":
+            continue
+        for name, used in (e.details.get("inputs") or {}).items():
+            source = current.get(name)
+            if source is None or source.value_number is None:
+                continue
+            if Decimal(used) != source.value_number:
+                out.append(
+                    Exception_(
+                        "stale",
+                        f"#{e.seq} {e.step_key}: computed from a value since corrected",
+                        f"{name} was {plain(Decimal(used))} when computed; it is now "
+                        f"{plain(source.value_number)} (entry #{source.seq})",
+                        entry=e,
+                    )
+                )
+    return out
 
 
 def signatures_of(records: list[Any]) -> dict[tuple[str, str], list[Any]]:

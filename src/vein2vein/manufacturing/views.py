@@ -52,6 +52,7 @@ REVIEW_KINDS = (
     ("limit", "Outside limits"),
     ("timer", "Timer limits broken"),
     ("correction", "Corrections"),
+    ("stale", "Calculations from a since-corrected value"),
     ("comment", "Comments"),
     ("late", "Late entries"),
     ("blocked", "Refused attempts (interlocks)"),
