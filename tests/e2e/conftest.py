@@ -106,3 +106,13 @@ def screenshot(page: Any, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def wait_focus(page: Any, name: str) -> None:
+    """Wait until the field named `name` has the focus (autofocus runs after the page loads;
+    a scanner's Enter moves it): fails with a timeout when it never does."""
+    page.wait_for_function(
+        "n => document.activeElement && document.activeElement.name === n",
+        arg=name,
+        timeout=TIMEOUT_MS,
+    )

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.chain.conftest import World, bag_label, walk, world  # noqa: F401 - fixtures
-from tests.e2e.conftest import TABLET_PORTRAIT, login, screenshot
+from tests.e2e.conftest import TABLET_PORTRAIT, login, screenshot, wait_focus
 from vein2vein.chain import services
 from vein2vein.chain.models import Patient, Receipt, TherapyOrder
 from vein2vein.core.audit import verify_chain
@@ -104,10 +104,10 @@ def test_book_collect_and_receive_by_scanning(new_page, world, walk) -> None:  #
     # The courier takes the bag: the scan's Enter moves on to the next field, not submits.
     ap.goto(f"/chain/orders/{order.pk}/")
     ap.get_by_test_id("action-handoff").click()
-    assert ap.evaluate("document.activeElement.name") == "scanned_text"
+    wait_focus(ap, "scanned_text")
     ap.keyboard.type(f"&/{order.coi}")
     ap.keyboard.press("Enter")
-    assert ap.evaluate("document.activeElement.name") == "to_custodian"
+    wait_focus(ap, "to_custodian")
     ap.keyboard.type("World Courier (J. Smith)")
     ap.get_by_label("To location").fill("Courier van")
     ap.get_by_label("Temperature (°C)").fill("4.5")
@@ -131,7 +131,7 @@ def test_book_collect_and_receive_by_scanning(new_page, world, walk) -> None:  #
     row.get_by_role("link", name=re.compile(r"^Receive")).click()
     op.wait_for_url(re.compile(rf"/chain/orders/{order.pk}/receive/$"))
     # The scan field has the focus: the wedge scanner types straight into it.
-    assert op.evaluate("document.activeElement.name") == "scans"
+    wait_focus(op, "scans")
     op.keyboard.type(f"&/{other.coi}")
     op.keyboard.press("Enter")
     op.get_by_label("Arrival temperature (°C)").fill("5.0")
@@ -146,7 +146,7 @@ def test_book_collect_and_receive_by_scanning(new_page, world, walk) -> None:  #
     screenshot(op, "chain-07-receive-refused-1280x800")
     assert not Receipt.objects.exists()
 
-    assert op.evaluate("document.activeElement.name") == "scans"
+    wait_focus(op, "scans")
     for scan in bag_label(order):
         op.keyboard.type(scan)
         op.keyboard.press("Enter")

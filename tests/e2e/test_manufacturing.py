@@ -12,7 +12,7 @@ import re
 import pytest
 
 from tests.chain.conftest import bag_label, walk, world  # noqa: F401 - fixtures
-from tests.e2e.conftest import TABLET_PORTRAIT, login, screenshot
+from tests.e2e.conftest import TABLET_PORTRAIT, login, screenshot, wait_focus
 from tests.manufacturing.conftest import PASSWORD, Mfg, mfg  # noqa: F401 - fixtures
 from vein2vein.core.audit import verify_chain
 from vein2vein.manufacturing.models import Batch, StepEntry
@@ -25,7 +25,7 @@ RED = "rgb(180, 35, 24)"  # --bad in app.css
 
 def _scan(page, text: str, next_step: str) -> None:  # type: ignore[no-untyped-def]
     """Type into the focused scan field as a wedge scanner does; wait for the next step."""
-    assert page.evaluate("document.activeElement.name") == "scan"
+    wait_focus(page, "scan")
     page.keyboard.type(text)
     page.keyboard.press("Enter")
     page.get_by_test_id(f"step-{next_step}").wait_for()
@@ -64,7 +64,7 @@ def test_receive_then_execute_steps_by_scanning_with_a_verifier(new_page, mfg: M
     # Below the action limit without a comment: refused in red, nothing recorded.
     card = op.get_by_test_id("step-cells")
     assert "at least 50000000 cells" in card.inner_text()
-    assert op.evaluate("document.activeElement.name") == "value"
+    wait_focus(op, "value")
     op.keyboard.type("40000000")
     card.get_by_role("button", name="Record").click()
     refusal = op.get_by_test_id("refusal")
@@ -72,7 +72,7 @@ def test_receive_then_execute_steps_by_scanning_with_a_verifier(new_page, mfg: M
     assert refusal.evaluate("e => getComputedStyle(e).color") == RED
     assert not StepEntry.objects.filter(batch=b, step_key="cells").exists()
     screenshot(op, "mfg-01-numeric-refused-1280x800")
-    assert op.evaluate("document.activeElement.name") == "comment"
+    wait_focus(op, "comment")
     op.keyboard.type("Low yield from a heavily pre-treated patient; supervisor informed")
     op.get_by_test_id("step-cells").get_by_role("button", name="Record").click()
     op.get_by_test_id("verify-cells").wait_for()
