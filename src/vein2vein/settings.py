@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "axes",
     "django_htmx",
     "ninja",
+    "django_filters",
     "vein2vein.core",
     "vein2vein.documents",
     "vein2vein.training",

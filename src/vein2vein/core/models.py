@@ -180,6 +180,10 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField()
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    scope = models.CharField(
+        max_length=20, default="read_write", help_text="read (GET only) or read_write"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -190,3 +194,73 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class AuditCheckpoint(models.Model):
+    """A signed note of the chain's head at a moment (seq, hash), kept so that verify can tell
+    a chain cut short or rewritten from event k on: the chain alone cannot (ADR 0001).
+
+    `mac` is an HMAC-SHA256 over (seq, head_hash, count, taken_at) with a key kept outside the
+    database; a copy of each checkpoint is also appended to a file outside the database.
+    """
+
+    seq = models.BigIntegerField(help_text="seq of the head event when taken (0: empty chain)")
+    head_hash = models.CharField(max_length=64)
+    taken_at = models.DateTimeField()
+    occasion = models.CharField(max_length=20, help_text="periodic, export or manual")
+    taken_by = models.CharField(max_length=150, help_text="username, or 'system'")
+    key_id = models.CharField(max_length=16, help_text="which key signed it (its fingerprint)")
+    mac = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["seq", "pk"]
+        indexes = [models.Index(fields=["seq"], name="audit_checkpoint_seq_idx")]
+
+    def __str__(self) -> str:
+        return f"checkpoint at #{self.seq} ({self.occasion})"
+
+
+class NumberSequence(models.Model):
+    """The last number handed out for a key (DEV, SOP, BR...), per site and year where the
+    number carries them. Locked with select_for_update, so two writers never share a number.
+
+    `scope` is the site's code or '' for a number that is unique across sites; `year` is the
+    year in the site's zone, or 0 for a number without a year.
+    """
+
+    key = models.CharField(max_length=40)
+    scope = models.CharField(max_length=20, blank=True, default="")
+    year = models.IntegerField(default=0)
+    last = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "scope", "year"], name="number_sequence_unique"),
+            models.CheckConstraint(condition=Q(last__gte=0), name="number_sequence_last_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}/{self.scope or '-'}/{self.year or '-'}: {self.last}"
+
+
+class IdempotencyKey(models.Model):
+    """A machine's POST remembered by its Idempotency-Key (DESIGN.md rule 8): a retry gets the
+    first answer again and writes nothing, never a duplicate record."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(max_length=200)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the request body")
+    status_code = models.IntegerField()
+    response_body = models.TextField(blank=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.method} {self.path} -> {self.status_code}"
