@@ -35,7 +35,8 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/mypy src/vein2vein/standards src/vein2vein/core/services src/vein2vein/chain/services src/vein2vein/chain/selectors.py src/vein2vein/manufacturing/services src/vein2vein/manufacturing/selectors.py src/vein2vein/manufacturing/mbr.py
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/mypy $$(scripts/mypy-targets.sh)
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests benchmarks

@@ -20,8 +20,13 @@ except Exception as exc:
 PY
 }
 
-echo "== lint (ruff)"
+echo "== lint (ruff check, ruff format --check)"
 $BIN/ruff check src tests benchmarks
+$BIN/ruff format --check src tests benchmarks
+echo "== import contract (.importlinter: layers of DESIGN.md, other apps' models)"
+$BIN/lint-imports --no-cache
+echo "== types (mypy strict on standards/ and every services package)"
+$BIN/mypy $(scripts/mypy-targets.sh)
 echo "== migrations are up to date"
 $BIN/vein2vein makemigrations --check --dry-run >/dev/null
 

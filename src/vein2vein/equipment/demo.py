@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.core.files import File
 
@@ -20,12 +21,14 @@ from vein2vein.core.time import now
 from vein2vein.documents import selectors as documents
 from vein2vein.documents import services as document_services
 from vein2vein.documents.choices import VersionStatus
-from vein2vein.documents.models import Document
 from vein2vein.documents.pdf import minimal_pdf
 
 from . import services
 from .choices import EquipmentStatus, QualificationStatus, Result
 from .models import Equipment
+
+if TYPE_CHECKING:
+    from vein2vein.documents.models import Document
 
 SITE = "MFG-PHL"
 SUITE = "Suite A / Grade B cleanroom"

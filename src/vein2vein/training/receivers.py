@@ -6,11 +6,13 @@ the emitting service's transaction: if it fails, the document does not become ef
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vein2vein.core import hooks
 from vein2vein.core.models import User
-from vein2vein.documents.models import DocumentVersion
+
+if TYPE_CHECKING:
+    from vein2vein.documents.models import DocumentVersion
 
 
 @hooks.on(hooks.DOCUMENT_VERSION_EFFECTIVE)
