@@ -7,20 +7,10 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from .choices import Role
+from .admin_site import ADMIN_VIEW_ROLES, ReadOnlyAdminSite
 from .models import ApiToken, AuditEvent, RoleAssignment, Signature, Site, User
-from .permissions import active_roles
 
-ADMIN_VIEW_ROLES = {Role.ADMIN, Role.INSPECTOR, Role.QA_REVIEWER, Role.QA_APPROVER}
-
-
-class ReadOnlyAdminSite(admin.AdminSite):
-    site_header = "vein2vein (read-only records)"
-    site_title = "vein2vein"
-
-    def has_permission(self, request: HttpRequest) -> bool:
-        user = request.user
-        return bool(user.is_active and active_roles(user) & ADMIN_VIEW_ROLES)  # type: ignore[arg-type]
+__all__ = ["ADMIN_VIEW_ROLES", "ReadOnlyAdmin", "ReadOnlyAdminSite", "register_read_only"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -82,3 +72,15 @@ class SignatureAdmin(ReadOnlyAdmin):
 class ApiTokenAdmin(ReadOnlyAdmin):
     list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
     exclude = ("key_hash",)
+
+
+def register_read_only(app_label: str) -> None:
+    """Every table of an app in the read-only admin (an inspector can browse the raw rows)."""
+    from django.apps import apps
+
+    for model in apps.get_app_config(app_label).get_models():
+        if not admin.site.is_registered(model):
+            admin.site.register(model, ReadOnlyAdmin)
+
+
+register_read_only("core")

@@ -13,4 +13,4 @@ class AdminConfig(admin_apps.AdminConfig):
     default = False
     """The Django admin, read-only for GMP records, open to admin, QA and inspector roles."""
 
-    default_site = "vein2vein.core.admin.ReadOnlyAdminSite"
+    default_site = "vein2vein.core.admin_site.ReadOnlyAdminSite"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from vein2vein.core.admin import ReadOnlyAdmin
+from vein2vein.core.admin import ReadOnlyAdmin, register_read_only
 
 from .models import Document, DocumentVersion, PeriodicReview
 
@@ -26,3 +26,6 @@ class DocumentVersionAdmin(ReadOnlyAdmin):
 @admin.register(PeriodicReview)
 class PeriodicReviewAdmin(ReadOnlyAdmin):
     list_display = ("version", "reviewed_by", "reviewed_at", "next_review_due")
+
+
+register_read_only("documents")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from vein2vein.core.admin import ReadOnlyAdmin
+from vein2vein.core.admin import ReadOnlyAdmin, register_read_only
 
 from .models import (
     Capa,
@@ -81,3 +81,6 @@ class ChangeTaskAdmin(ReadOnlyAdmin):
 @admin.register(NumberSequence)
 class NumberSequenceAdmin(ReadOnlyAdmin):
     list_display = ("prefix", "year", "last")
+
+
+register_read_only("quality")

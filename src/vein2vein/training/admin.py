@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from vein2vein.core.admin import ReadOnlyAdmin
+from vein2vein.core.admin import ReadOnlyAdmin, register_read_only
 
 from .models import Curriculum, CurriculumItem, Qualification, QualificationType, TrainingAssignment
 
@@ -51,3 +51,6 @@ class QualificationAdmin(ReadOnlyAdmin):
     )
     list_filter = ("status", "qualification_type")
     search_fields = ("user__username", "user__full_name")
+
+
+register_read_only("training")

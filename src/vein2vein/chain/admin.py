@@ -1,0 +1,5 @@
+"""Django admin: read-only views of chain records; every change goes through the services."""
+
+from vein2vein.core.admin import register_read_only
+
+register_read_only("chain")
