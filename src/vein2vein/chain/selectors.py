@@ -105,6 +105,11 @@ def patients_for(user: User) -> QuerySet[Patient]:
     return Patient.objects.select_related("site").filter(site_id__in=identity_site_ids(user))
 
 
+def patient_enrolled(*, site: Site, site_patient_id: str) -> bool:
+    """Whether the site has enrolled a patient under its own patient id (the demo asks)."""
+    return Patient.objects.filter(site=site, site_patient_id=site_patient_id).exists()
+
+
 def products(*, active_only: bool = False) -> QuerySet[TherapyProduct]:
     qs = TherapyProduct.objects.all()
     return qs.filter(is_active=True) if active_only else qs

@@ -26,35 +26,33 @@ import datetime as dt
 import io
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from vein2vein.chain import selectors as chain_selectors
 from vein2vein.chain import services as chain
-from vein2vein.chain.choices import HOLDS_SLOT, OrderStatus
+from vein2vein.chain.choices import OrderStatus
 from vein2vein.chain.demo import APHERESIS, CLINIC, MFG, PHYSICIAN, PRODUCT, DemoPatient
-from vein2vein.chain.models import (
-    Patient,
-    SlotBooking,
-    SlotCapacity,
-    TherapyOrder,
-    TherapyProduct,
-)
 from vein2vein.core.demo import DEMO_PASSWORD
 from vein2vein.core.models import Site, User
 from vein2vein.core.time import in_zone, now
 from vein2vein.documents import services as documents
 from vein2vein.documents.choices import VersionStatus
 from vein2vein.documents.pdf import minimal_pdf
+from vein2vein.materials import selectors as materials_selectors
 from vein2vein.materials import services as materials
 from vein2vein.materials.choices import LotStatus, SupplierStatus
 from vein2vein.materials.demo import INSPECTED
 from vein2vein.materials.demo import PDF as COA_PDF
-from vein2vein.materials.models import Lot, Material, Supplier
 from vein2vein.training.selectors import is_qualified
 
 from . import mbr, services
 from .models import Batch, MasterRecord, StepEntry
+
+if TYPE_CHECKING:
+    from vein2vein.chain.models import TherapyOrder, TherapyProduct
+    from vein2vein.materials.models import Lot
 
 MBR_FILE = Path(__file__).with_name("mbr") / "cd19-cart-lv.yaml"
 IN_PROGRESS, COMPLETED = "LUH-1007", "LUH-1008"
@@ -173,7 +171,7 @@ def _users() -> dict[str, User]:
 
 def load_demo() -> None:
     users = _users()
-    product = TherapyProduct.objects.filter(code=PRODUCT).first()
+    product = chain_selectors.products().filter(code=PRODUCT).first()
     mfg = Site.objects.filter(code=MFG).first()
     if len(users) < 8 or product is None or mfg is None:
         return  # the core and chain demos are not loaded
@@ -183,7 +181,7 @@ def load_demo() -> None:
     _serum_lot(users, mfg)
     clinic, aph = Site.objects.get(code=CLINIC), Site.objects.get(code=APHERESIS)
     for spec in PATIENTS:
-        if Patient.objects.filter(site=clinic, site_patient_id=spec.site_patient_id).exists():
+        if chain_selectors.patient_enrolled(site=clinic, site_patient_id=spec.site_patient_id):
             continue
         _capacity(users["supervisor"], mfg)
         late = spec.stage == "completed"
@@ -233,11 +231,11 @@ def _master_record(users: dict[str, User], product: TherapyProduct) -> MasterRec
 
 def _serum_lot(users: dict[str, User], site: Site) -> None:
     """A released human AB serum lot (MAT-0108) from an approved supplier, unless one exists."""
-    material = Material.objects.filter(part_number="MAT-0108").first()
+    material = materials_selectors.materials().filter(part_number="MAT-0108").first()
     if material is None or _released(material.part_number, Decimal(30)) is not None:
         return
     today = now().date()
-    supplier = Supplier.objects.filter(name=SERUM_SUPPLIER).first()
+    supplier = materials_selectors.suppliers().filter(name=SERUM_SUPPLIER).first()
     if supplier is None:
         supplier = materials.create_supplier(
             actor=users["qa"],
@@ -247,11 +245,11 @@ def _serum_lot(users: dict[str, User], site: Site) -> None:
             reevaluation_due=today + dt.timedelta(days=530),
             contact="Quality: qa@example.com",
         )
-    if not material.supplier_links.filter(supplier=supplier, removed_at__isnull=True).exists():
+    if not materials_selectors.active_links(material).filter(supplier=supplier).exists():
         materials.approve_supplier_for_material(
             actor=users["qa"], material_id=material.pk, supplier_id=supplier.pk
         )
-    lot = Lot.objects.filter(material=material, supplier_lot=SERUM_LOT).first()
+    lot = materials_selectors.lots_of(material, supplier_lot=SERUM_LOT).first()
     if lot is None:
         lot = materials.receive_lot(
             actor=users["operator"],
@@ -277,13 +275,7 @@ def _serum_lot(users: dict[str, User], site: Site) -> None:
 def _released(part: str, quantity: Decimal) -> Lot | None:
     """The released lot of `part` that expires first and holds `quantity` (first expiry, first
     out)."""
-    return (
-        Lot.objects.filter(
-            material__part_number=part, status=LotStatus.RELEASED, on_hand__gte=quantity
-        )
-        .order_by("expiry_date", "pk")
-        .first()
-    )
+    return next((lot for lot in materials_selectors.fefo(part) if lot.on_hand >= quantity), None)
 
 
 # --- the patients, through the chain services -----------------------------------------------
@@ -292,16 +284,15 @@ def _released(part: str, quantity: Decimal) -> Lot | None:
 def _capacity(supervisor: User, mfg: Site) -> None:
     """Two more collections today than the chain demo booked."""
     today = in_zone(now(), mfg.time_zone).date()
-    row = SlotCapacity.objects.filter(site=mfg, day=today).first()
-    booked = SlotBooking.objects.filter(site=mfg, day=today, status__in=HOLDS_SLOT).count()
-    if row is not None and row.capacity > booked:
+    (day,) = chain_selectors.calendar(mfg, today, 1)
+    if day.free > 0:
         return
     chain.set_capacity(
         actor=supervisor,
         site_id=mfg.pk,
         start=today,
         end=today,
-        capacity=booked + 2,
+        capacity=day.booked + 2,
         reason="Demo: today's collections, two more for manufacturing",
     )
 

@@ -272,6 +272,11 @@ def materials() -> QuerySet[Material]:
     return Material.objects.all()
 
 
+def lots_of(material: Material, *, supplier_lot: str) -> QuerySet[Lot]:
+    """A material's lots by the supplier's lot number."""
+    return Lot.objects.filter(material=material, supplier_lot=supplier_lot)
+
+
 def active_links(material: Material) -> QuerySet[MaterialSupplier]:
     return material.supplier_links.filter(removed_at__isnull=True).select_related("supplier")
 
