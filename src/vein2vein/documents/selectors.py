@@ -263,3 +263,7 @@ def document_timeline(document: Document) -> list[dict[str, object]]:
 
 KINDS = DocumentKind.choices
 STATUSES = VersionStatus.choices
+
+
+def documents_of_kind(kind: DocumentKind | str) -> QuerySet[Document]:
+    return Document.objects.filter(kind=kind).order_by("number")

@@ -7,13 +7,10 @@ COI checks; a number, a choice, a text, a file, a password for a sign-off; nothi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.db.models import QuerySet
-
-from vein2vein.chain.models import TherapyOrder
-from vein2vein.documents.models import Document
 
 from .choices import StepKind
 
@@ -79,6 +76,11 @@ def _value_field(step: dict[str, Any], *, autofocus: bool) -> forms.Field | None
             widget=forms.Textarea(attrs={"rows": 3, **focus}),
         )
     return None
+
+
+if TYPE_CHECKING:
+    from vein2vein.chain.models import TherapyOrder
+    from vein2vein.documents.models import Document
 
 
 class StepForm(forms.Form):
@@ -181,7 +183,7 @@ class ReviewForm(forms.Form):
 
 class StartBatchForm(forms.Form):
     order = forms.ModelChoiceField(
-        queryset=TherapyOrder.objects.none(),
+        queryset=None,  # the caller hands in the orders
         label="Received order",
         help_text="Received, accepted material without a batch",
     )
@@ -208,7 +210,7 @@ class MbrForm(forms.Form):
     )
     file = forms.FileField(required=False, label="Or upload a YAML file")
     document = forms.ModelChoiceField(
-        queryset=Document.objects.none(),
+        queryset=None,  # the caller hands in the documents
         required=False,
         label="New version of an existing MBR document",
         empty_label="No: a new MBR document",

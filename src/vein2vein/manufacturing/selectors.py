@@ -11,8 +11,13 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from vein2vein.chain.choices import OrderStatus
+from vein2vein.chain.models import TherapyOrder
+from vein2vein.chain.selectors import orders_for
+from vein2vein.core import selectors as core_selectors
 from vein2vein.core.audit import jsonable, record_ref
 from vein2vein.core.models import AuditEvent, Signature, User
+from vein2vein.core.permissions import has_perm
 from vein2vein.core.signing import manifestation
 from vein2vein.quality.models import Deviation
 
@@ -272,3 +277,19 @@ def record_sha256(b: Batch) -> str:
     }
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def startable_orders(user: User) -> QuerySet[TherapyOrder]:
+    """Received orders at the user's sites where they may start a batch, and none started."""
+    site_ids = [
+        s.pk for s in core_selectors.user_sites(user) if has_perm(user, MfgPerm.BATCH_START, s)
+    ]
+    return (
+        orders_for(user)
+        .filter(
+            status=OrderStatus.RECEIVED,
+            manufacturing_site_id__in=site_ids,
+            batch__isnull=True,
+        )
+        .order_by("ordered_at")
+    )

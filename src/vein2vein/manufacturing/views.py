@@ -20,25 +20,21 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from vein2vein.chain.choices import OrderStatus
-from vein2vein.chain.models import TherapyOrder
-from vein2vein.core import selectors as core_selectors
 from vein2vein.core.errors import DomainError, InterlockBlocked
 from vein2vein.core.forms import attach_error
 from vein2vein.core.models import User
 from vein2vein.core.permissions import has_perm
 from vein2vein.core.time import in_zone, now
 from vein2vein.core.views import needs
+from vein2vein.documents import selectors as documents_selectors
 from vein2vein.documents.choices import DocumentKind
-from vein2vein.documents.models import Document
 from vein2vein.documents.permissions import can_read_version
-from vein2vein.quality.models import Deviation
+from vein2vein.quality import selectors as quality_selectors
 
 from . import forms as mf
 from . import mbr, selectors, services
@@ -197,23 +193,6 @@ def step_facts(step: dict[str, Any]) -> list[tuple[str, str]]:
 # --- the batch list and start ------------------------------------------------------------------
 
 
-def _startable_orders(user: User) -> QuerySet[TherapyOrder]:
-    from vein2vein.chain.selectors import orders_for
-
-    site_ids = [
-        s.pk for s in core_selectors.user_sites(user) if has_perm(user, MfgPerm.BATCH_START, s)
-    ]
-    return (
-        orders_for(user)
-        .filter(
-            status=OrderStatus.RECEIVED,
-            manufacturing_site_id__in=site_ids,
-            batch__isnull=True,
-        )
-        .order_by("ordered_at")
-    )
-
-
 def _start_form(
     request: HttpRequest, data: Any = None
 ) -> tuple[mf.StartBatchForm | None, list[Any]]:
@@ -221,7 +200,7 @@ def _start_form(
     user = _user(request)
     if not has_perm(user, MfgPerm.BATCH_START):
         return None, []
-    orders = _startable_orders(user)
+    orders = selectors.startable_orders(user)
     rows = []
     labels: dict[int, str] = {}
     by_product: dict[int, MasterRecord | None] = {}
@@ -338,12 +317,6 @@ def _attempt(
         return Attempt(status=exc.status_code, refusal=exc)
 
 
-def _deviation_ids(numbers: set[str]) -> dict[str, int]:
-    if not numbers:
-        return {}
-    return dict(Deviation.objects.filter(number__in=numbers).values_list("number", "pk"))
-
-
 def _timer_note(step: dict[str, Any], entries: dict[str, StepEntry]) -> str:
     if step["kind"] != StepKind.TIMER:
         return ""
@@ -424,7 +397,7 @@ def _batch_page(
     numbers = {
         e.deviation for s in states for e in [s.entry, *s.history] if e is not None and e.deviation
     }
-    dev_ids = _deviation_ids(numbers)
+    dev_ids = quality_selectors.deviation_ids(numbers)
     operations: list[dict[str, Any]] = []
     for s in states:
         if not operations or operations[-1]["key"] != s.step["operation"]:
@@ -920,16 +893,12 @@ def mbr_schema(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _mbr_documents() -> QuerySet[Document]:
-    return Document.objects.filter(kind=DocumentKind.MASTER_BATCH_RECORD).order_by("number")
-
-
 @needs(MfgPerm.MBR_AUTHOR)
 @require_http_methods(["GET", "POST"])
 def mbr_author(request: HttpRequest) -> HttpResponse:
     """Paste or upload a YAML MBR: Check it (errors name the YAML path; else a preview of the
     steps), or import it as a new draft version, reviewed and approved in the documents app."""
-    documents = _mbr_documents()
+    documents = documents_selectors.documents_of_kind(DocumentKind.MASTER_BATCH_RECORD)
     initial = {}
     wanted = request.GET.get("document", "")
     if wanted.isdigit() and documents.filter(pk=int(wanted)).exists():

@@ -337,3 +337,10 @@ def my_open_actions(user: User) -> MyWork:
         .order_by("due_date", "pk")
     ]
     return work
+
+
+def deviation_ids(numbers: set[str]) -> dict[str, int]:
+    """Deviation number -> id, for links from other apps' pages (one query)."""
+    if not numbers:
+        return {}
+    return dict(Deviation.objects.filter(number__in=numbers).values_list("number", "pk"))
