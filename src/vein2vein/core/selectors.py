@@ -83,5 +83,5 @@ def timeline(record_type: str, record_id: str) -> list[dict[str, object]]:
         record_type=record_type, record_id=record_id
     ).select_related("signer"):
         items.append({"kind": "signature", "at": sig.signed_at, "signature": manifestation(sig)})
-    items.sort(key=lambda item: (item["at"], 0 if item["kind"] == "event" else 1))  # type: ignore[arg-type, return-value]
+    items.sort(key=lambda item: (item["at"], 0 if item["kind"] == "event" else 1))
     return items

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
+from typing import Literal, overload
 
 from django.core.files import File
 from django.db import connection
@@ -59,6 +60,10 @@ def quantity(value: object, field: str = "quantity", *, signed: bool = False) ->
     return qty
 
 
+@overload
+def date(value: object, field: str, *, required: Literal[True] = ...) -> dt.date: ...
+@overload
+def date(value: object, field: str, *, required: bool) -> dt.date | None: ...
 def date(value: object, field: str, *, required: bool = True) -> dt.date | None:
     if value in (None, ""):
         if required:

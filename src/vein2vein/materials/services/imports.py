@@ -64,7 +64,7 @@ class ImportRejected(ValidationFailed):
         tail = f"; and {extra} more" if extra > 0 else ""
         super().__init__(f"nothing imported: {shown}{tail}", field="file")
 
-    def as_dict(self) -> dict[str, Any]:  # type: ignore[override]
+    def as_dict(self) -> dict[str, Any]:
         return {
             "detail": self.message,
             "field": self.field,
@@ -103,7 +103,7 @@ def _binary(file: object) -> IO[bytes]:
 def _rows(raw: IO[bytes]) -> Iterator[tuple[int, dict[str, str]]]:
     """(row number, {column: value}) for each lot row, streamed through a text wrapper."""
     raw.seek(0)
-    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")  # type: ignore[type-var]
+    text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
     try:
         reader = csv.reader(text)
         try:
