@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from django.db import connection, models
+from django.db import models
 
 from vein2vein.core import audit
 from vein2vein.core.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
@@ -16,6 +16,7 @@ from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import ROLE_PERMISSIONS, has_perm, security_log
 from vein2vein.core.services import _validate
 from vein2vein.core.time import in_zone, now
+from vein2vein.core.transactions import in_service_transaction as in_service_transaction
 
 from ..choices import ORDER_TRANSITIONS, CustodyKind, IdentifierKind, OrderStatus
 from ..models import CustodyEvent, IdentifierSequence, Patient, TherapyOrder, TherapyProduct
@@ -59,11 +60,6 @@ def required_temperature(value: object, field: str) -> Decimal:
     if found is None:  # pragma: no cover - `number` refuses a blank required value
         raise ValidationFailed(f"{field} is required", field=field)
     return found
-
-
-def in_service_transaction() -> bool:
-    """Inside an atomic block other than the one a test case wraps around each test."""
-    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
 def site(site_id: object, field: str = "site_id") -> Site:

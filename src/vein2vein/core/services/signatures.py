@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import authenticate
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.http import HttpRequest
 
 from .. import audit
@@ -20,6 +20,7 @@ from ..signing import (
     require_second_person,
 )
 from ..time import now
+from ..transactions import in_service_transaction as _in_service_transaction
 from . import _validate
 
 
@@ -31,11 +32,6 @@ def _console_request() -> HttpRequest:
     request.path = "/sign"
     request.method = "POST"
     return request
-
-
-def _in_service_transaction() -> bool:
-    """Inside an atomic block other than the one a test case wraps around each test."""
-    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
 def check_password_for_signing(user: User, password: str, request: HttpRequest | None) -> None:

@@ -7,12 +7,13 @@ import datetime as dt
 import re
 from typing import TypeVar
 
-from django.db import connection, models
+from django.db import models
 
 from vein2vein.core.errors import Conflict, NotFound, ValidationFailed
 from vein2vein.core.models import Site
 from vein2vein.core.services import _validate
 from vein2vein.core.time import in_zone, now
+from vein2vein.core.transactions import in_service_transaction as in_service_transaction
 
 from ..models import Equipment
 
@@ -127,8 +128,3 @@ def fetch(model: type[M], pk: object, field: str, *, lock: bool = False) -> M:
 def not_retired(unit: Equipment) -> None:
     if unit.status == "retired":
         raise Conflict(f"{unit.equipment_id} is retired: nothing more is recorded on it")
-
-
-def in_service_transaction() -> bool:
-    """Inside an atomic block other than the one a test case wraps around each test."""
-    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)

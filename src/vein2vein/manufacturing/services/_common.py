@@ -6,12 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db import connection
-
 from vein2vein.core import audit
 from vein2vein.core.errors import InterlockBlocked, NotFound
 from vein2vein.core.models import User
 from vein2vein.core.services import _validate
+from vein2vein.core.transactions import in_service_transaction as in_service_transaction
 
 from ..models import Batch, NumberSequence, StepEntry
 
@@ -19,11 +18,6 @@ text = _validate.text
 reason = _validate.reason
 record_id = _validate.record_id
 moment = _validate.moment
-
-
-def in_service_transaction() -> bool:
-    """Inside an atomic block other than the one a test case wraps around each test."""
-    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
 def batch(batch_id: object, field: str = "batch_id") -> Batch:

@@ -7,11 +7,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Literal, overload
 
 from django.core.files import File
-from django.db import connection
 
 from vein2vein.core.errors import NotFound, ValidationFailed
 from vein2vein.core.models import Site
 from vein2vein.core.time import now
+from vein2vein.core.transactions import in_service_transaction as in_service_transaction
 from vein2vein.documents.files import CheckedFile, stored_sha256
 
 from ..models import Lot, Material, NumberSequence, Supplier
@@ -163,8 +163,3 @@ def store_coa(lot: Lot, upload: File, checked: CheckedFile, saved: list[str]) ->
         )
     lot.coa_file_name = checked.original_name
     lot.coa_sha256 = checked.sha256
-
-
-def in_service_transaction() -> bool:
-    """Inside an atomic block other than the one a test case wraps around each test."""
-    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)

@@ -6,10 +6,9 @@ import calendar
 import datetime as dt
 import os
 
-from django.db import connection
-
 from vein2vein.core.errors import NotFound, ValidationFailed
 from vein2vein.core.models import Site, User
+from vein2vein.core.transactions import in_service_transaction as in_service_transaction
 
 from ..choices import DEFAULT_DUE_DAYS, MAX_DUE_DAYS
 
@@ -52,8 +51,3 @@ def user_or_404(user_id: object, field: str = "user_id") -> User:
     if user is None:
         raise NotFound(f"user {user_id} does not exist", field=field)
     return user
-
-
-def in_service_transaction() -> bool:
-    """Inside an atomic block other than the one a test case wraps around each test."""
-    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
