@@ -87,3 +87,10 @@ api.add_router("/materials", materials_router)
 api.add_router("/equipment", equipment_router)
 api.add_router("/chain", chain_router)
 api.add_router("/manufacturing", manufacturing_router)
+
+
+def unknown_route(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """A path under /api/v1 that names no route: the JSON error, not Django's HTML page."""
+    return api.create_response(
+        request, {"detail": f"no API route at {request.path}", "field": None}, status=404
+    )

@@ -1,7 +1,7 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
-from .api import api
+from .api import api, unknown_route
 
 urlpatterns = [
     path("", include("vein2vein.web.urls")),
@@ -14,5 +14,6 @@ urlpatterns = [
     path("chain/", include("vein2vein.chain.urls")),
     path("manufacturing/", include("vein2vein.manufacturing.urls")),
     path("api/v1/", api.urls),
+    re_path(r"^api/v1/(?P<rest>.*)$", unknown_route),
     path("admin/", admin.site.urls),
 ]

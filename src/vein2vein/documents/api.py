@@ -22,16 +22,16 @@ from .download import pdf_response
 from .models import Document, DocumentVersion, PeriodicReview
 from .permissions import DocPerm, can_read_version
 from .schemas import (
-    ApproveIn,
+    DocumentApproveIn,
     DocumentDetailOut,
     DocumentFilter,
     DocumentIn,
     DocumentOut,
+    DocumentsSignIn,
     ManifestationOut,
     PeriodicReviewOut,
     QueueOut,
     ReasonIn,
-    SignIn,
     VersionForm,
     VersionOut,
     VersionPatchForm,
@@ -225,7 +225,7 @@ def return_to_draft(request: HttpRequest, version_id: int, payload: ReasonIn) ->
 
 
 @router.post("/versions/{version_id}/review", response={200: VersionOut, **ERRORS})
-def review(request: HttpRequest, version_id: int, payload: SignIn) -> VersionOut:
+def review(request: HttpRequest, version_id: int, payload: DocumentsSignIn) -> VersionOut:
     version = services.review_version(
         actor=_user(request),
         version_id=version_id,
@@ -237,7 +237,7 @@ def review(request: HttpRequest, version_id: int, payload: SignIn) -> VersionOut
 
 
 @router.post("/versions/{version_id}/approve", response={200: VersionOut, **ERRORS})
-def approve(request: HttpRequest, version_id: int, payload: ApproveIn) -> VersionOut:
+def approve(request: HttpRequest, version_id: int, payload: DocumentApproveIn) -> VersionOut:
     version = services.approve_version(
         actor=_user(request),
         version_id=version_id,
@@ -265,7 +265,7 @@ def obsolete_version(request: HttpRequest, version_id: int, payload: ReasonIn) -
 
 @router.post("/versions/{version_id}/periodic-review", response={201: PeriodicReviewOut, **ERRORS})
 def periodic_review(
-    request: HttpRequest, version_id: int, payload: SignIn
+    request: HttpRequest, version_id: int, payload: DocumentsSignIn
 ) -> Status[PeriodicReviewOut]:
     review: PeriodicReview = services.record_periodic_review(
         actor=_user(request),

@@ -43,12 +43,12 @@ class ReasonIn(Schema):
     reason: str = Field(..., max_length=2000)
 
 
-class SignIn(Schema):
+class DocumentsSignIn(Schema):
     password: str = Field(..., max_length=256)
     reason: str = Field("", max_length=2000)
 
 
-class ApproveIn(SignIn):
+class DocumentApproveIn(DocumentsSignIn):
     effective_date: dt.date | None = Field(
         None, description="if given, must be the reviewed effective date"
     )

@@ -22,16 +22,16 @@ from .schemas import (
     EquipmentIn,
     EquipmentOut,
     EquipmentPatch,
+    EquipmentSignIn,
     ImpactOut,
     IntervalIn,
     PlanIn,
     PlanOut,
     QualificationIn,
-    QualificationOut,
     RecordOut,
     ServiceForm,
-    SignIn,
     StatusIn,
+    UnitQualificationOut,
     UsabilityOut,
     UsableQuery,
     UsageEndIn,
@@ -84,8 +84,8 @@ def _unit_out(u: Equipment) -> EquipmentOut:
     )
 
 
-def _qual_out(q: QualificationRecord) -> QualificationOut:
-    return QualificationOut(
+def _qual_out(q: QualificationRecord) -> UnitQualificationOut:
+    return UnitQualificationOut(
         id=q.pk,
         equipment_id=q.equipment.equipment_id,
         stage=q.stage,
@@ -227,9 +227,9 @@ def usable(request: HttpRequest, equipment_id: str, query: Query[UsableQuery]) -
 
 # --- qualification --------------------------------------------------------------------------
 @router.get(
-    "/units/{equipment_id}/qualifications", response={200: list[QualificationOut], **ERRORS}
+    "/units/{equipment_id}/qualifications", response={200: list[UnitQualificationOut], **ERRORS}
 )
-def list_qualifications(request: HttpRequest, equipment_id: str) -> list[QualificationOut]:
+def list_qualifications(request: HttpRequest, equipment_id: str) -> list[UnitQualificationOut]:
     _reader(request)
     unit = _unit(equipment_id)
     return [
@@ -238,20 +238,20 @@ def list_qualifications(request: HttpRequest, equipment_id: str) -> list[Qualifi
     ]
 
 
-@router.post("/units/{equipment_id}/qualifications", response={201: QualificationOut, **ERRORS})
+@router.post("/units/{equipment_id}/qualifications", response={201: UnitQualificationOut, **ERRORS})
 def record_qualification(
     request: HttpRequest, equipment_id: str, payload: QualificationIn
-) -> Status[QualificationOut]:
+) -> Status[UnitQualificationOut]:
     rec = services.record_qualification(
         actor=_user(request), equipment_id=equipment_id, **payload.dict()
     )
     return Status(201, _qual_out(rec))
 
 
-@router.post("/qualifications/{record_id}/approve", response={200: QualificationOut, **ERRORS})
+@router.post("/qualifications/{record_id}/approve", response={200: UnitQualificationOut, **ERRORS})
 def approve_qualification(
-    request: HttpRequest, record_id: int, payload: SignIn
-) -> QualificationOut:
+    request: HttpRequest, record_id: int, payload: EquipmentSignIn
+) -> UnitQualificationOut:
     rec = services.approve_qualification(
         actor=_user(request), record_id=record_id, request=request, **payload.dict()
     )

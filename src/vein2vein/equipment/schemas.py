@@ -81,12 +81,12 @@ class QualificationIn(Schema):
     remarks: str = Field("", max_length=10_000)
 
 
-class SignIn(Schema):
+class EquipmentSignIn(Schema):
     password: str = Field(..., max_length=256)
     reason: str = Field("", max_length=2000)
 
 
-class QualificationOut(Schema):
+class UnitQualificationOut(Schema):
     id: int
     equipment_id: str
     stage: str

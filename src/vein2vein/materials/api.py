@@ -42,8 +42,8 @@ from .schemas import (
     MaterialIn,
     MaterialOut,
     MaterialPatch,
+    MaterialsSignIn,
     ReasonIn,
-    SignIn,
     StockOut,
     SupplierIn,
     SupplierLinkIn,
@@ -379,13 +379,13 @@ def lot_transactions(request: HttpRequest, lot_id: int) -> list[TransactionOut]:
 
 
 @router.post("/lots/{int:lot_id}/release", response={200: LotOut, **ERRORS})
-def release_lot(request: HttpRequest, lot_id: int, payload: SignIn) -> LotOut:
+def release_lot(request: HttpRequest, lot_id: int, payload: MaterialsSignIn) -> LotOut:
     services.release_lot(actor=_user(request), lot_id=lot_id, request=request, **payload.dict())
     return _lot_out(_lot(lot_id), full=True)
 
 
 @router.post("/lots/{int:lot_id}/reject", response={200: LotOut, **ERRORS})
-def reject_lot(request: HttpRequest, lot_id: int, payload: SignIn) -> LotOut:
+def reject_lot(request: HttpRequest, lot_id: int, payload: MaterialsSignIn) -> LotOut:
     services.reject_lot(actor=_user(request), lot_id=lot_id, request=request, **payload.dict())
     return _lot_out(_lot(lot_id), full=True)
 

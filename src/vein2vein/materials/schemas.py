@@ -96,7 +96,7 @@ class ReasonIn(Schema):
     reason: str = Field(..., max_length=2000)
 
 
-class SignIn(Schema):
+class MaterialsSignIn(Schema):
     password: str = Field(..., max_length=256)
     reason: str = Field("", max_length=2000)
 

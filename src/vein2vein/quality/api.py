@@ -19,16 +19,15 @@ from .schemas import (
     ActionIn,
     ActionOut,
     ApprovalOut,
-    ApproveIn,
     CapaFilter,
     CapaIn,
     CapaOut,
+    ChangeApproveIn,
     ChangeFilter,
     ChangeIn,
     ChangeOut,
     ChangePatch,
     CheckIn,
-    CheckOut,
     CheckResultIn,
     ClassifyIn,
     CloseIn,
@@ -36,6 +35,7 @@ from .schemas import (
     DeviationFilter,
     DeviationIn,
     DeviationOut,
+    EffectivenessCheckOut,
     EvidenceIn,
     ExtendIn,
     ExtensionOut,
@@ -253,7 +253,7 @@ def cancel_action(request: HttpRequest, action_id: int, payload: ReasonIn) -> An
     return services.cancel_action(actor=_user(request), action_id=action_id, reason=payload.reason)
 
 
-@router.post("/capas/{capa_id}/checks", response={201: CheckOut, **ERRORS}, tags=C)
+@router.post("/capas/{capa_id}/checks", response={201: EffectivenessCheckOut, **ERRORS}, tags=C)
 def plan_check(request: HttpRequest, capa_id: int, payload: CheckIn) -> Status[Any]:
     check = services.plan_effectiveness_check(
         actor=_user(request), capa_id=capa_id, **payload.dict()
@@ -261,7 +261,9 @@ def plan_check(request: HttpRequest, capa_id: int, payload: CheckIn) -> Status[A
     return Status(201, check)
 
 
-@router.post("/capa-checks/{check_id}/record", response={200: CheckOut, **ERRORS}, tags=C)
+@router.post(
+    "/capa-checks/{check_id}/record", response={200: EffectivenessCheckOut, **ERRORS}, tags=C
+)
 def record_check(request: HttpRequest, check_id: int, payload: CheckResultIn) -> Any:
     return services.record_effectiveness_check(
         actor=_user(request), check_id=check_id, request=request, **payload.dict()
@@ -317,7 +319,7 @@ def submit_change(request: HttpRequest, change_id: int) -> ChangeControl:
 
 
 @router.post("/change-controls/{change_id}/approve", response={201: ApprovalOut, **ERRORS}, tags=CC)
-def approve_change(request: HttpRequest, change_id: int, payload: ApproveIn) -> Status[Any]:
+def approve_change(request: HttpRequest, change_id: int, payload: ChangeApproveIn) -> Status[Any]:
     approval = services.approve_change(
         actor=_user(request), change_id=change_id, request=request, **payload.dict()
     )

@@ -266,7 +266,7 @@ class CheckResultIn(Schema):
     password: str = Field(..., max_length=256)
 
 
-class CheckOut(Schema):
+class EffectivenessCheckOut(Schema):
     id: int
     capa_id: int
     due_date: dt.date
@@ -293,7 +293,7 @@ class CapaOut(Schema):
     created_at: dt.datetime
     deviations: list[str]
     actions: list[ActionOut]
-    checks: list[CheckOut]
+    checks: list[EffectivenessCheckOut]
     is_overdue: bool
     closed_by: str | None
     closed_at: dt.datetime | None
@@ -371,7 +371,7 @@ class ChangeFilter(Page):
     overdue: bool | None = None
 
 
-class ApproveIn(Schema):
+class ChangeApproveIn(Schema):
     password: str = Field(..., max_length=256)
     role: Text | None = Field(None, max_length=20, description="default: your pending role")
     reason: Text = Field("", max_length=2000)
@@ -467,7 +467,7 @@ class ChangeOut(Schema):
 class OverdueOut(Schema):
     deviations: list[DeviationOut]
     actions: list[ActionOut]
-    checks: list[CheckOut]
+    checks: list[EffectivenessCheckOut]
     tasks: list[TaskOut]
 
 
@@ -477,4 +477,4 @@ class MyWorkOut(Schema):
     tasks: list[TaskOut]
     deviation_approvals: list[DeviationOut]
     change_approvals: list[ChangeOut]
-    checks: list[CheckOut]
+    checks: list[EffectivenessCheckOut]

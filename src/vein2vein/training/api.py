@@ -34,19 +34,19 @@ from .schemas import (
     CurriculumOut,
     CurriculumPatch,
     CurriculumQualificationIn,
-    GrantIn,
     ManifestationOut,
     MatrixFilter,
     MatrixRowOut,
     MyTrainingOut,
     QualificationFilter,
+    QualificationGrantIn,
     QualificationOut,
     QualificationTypeIn,
     QualificationTypeOut,
     QualificationTypePatch,
     ReasonIn,
-    SignIn,
     SyncOut,
+    TrainingSignIn,
 )
 
 router = Router(tags=["training"])
@@ -245,7 +245,9 @@ def sync_assignments(request: HttpRequest) -> SyncOut:
 
 
 @router.post("/assignments/{int:assignment_id}/sign", response={200: AssignmentOut, **ERRORS})
-def sign_assignment(request: HttpRequest, assignment_id: int, payload: SignIn) -> AssignmentOut:
+def sign_assignment(
+    request: HttpRequest, assignment_id: int, payload: TrainingSignIn
+) -> AssignmentOut:
     a = services.sign_assignment(
         actor=_user(request),
         assignment_id=assignment_id,
@@ -257,7 +259,9 @@ def sign_assignment(request: HttpRequest, assignment_id: int, payload: SignIn) -
 
 
 @router.post("/assignments/{int:assignment_id}/sign-off", response={200: AssignmentOut, **ERRORS})
-def sign_off_assignment(request: HttpRequest, assignment_id: int, payload: SignIn) -> AssignmentOut:
+def sign_off_assignment(
+    request: HttpRequest, assignment_id: int, payload: TrainingSignIn
+) -> AssignmentOut:
     a = services.sign_off_assignment(
         actor=_user(request),
         assignment_id=assignment_id,
@@ -371,7 +375,9 @@ def list_qualifications(
 
 
 @router.post("/qualifications", response={201: QualificationOut, **ERRORS})
-def grant_qualification(request: HttpRequest, payload: GrantIn) -> Status[QualificationOut]:
+def grant_qualification(
+    request: HttpRequest, payload: QualificationGrantIn
+) -> Status[QualificationOut]:
     q = services.grant_qualification(actor=_user(request), request=request, **payload.dict())
     return Status(201, _qualification_out(q, signatures=True))
 

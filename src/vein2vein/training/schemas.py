@@ -49,7 +49,7 @@ class AssignmentFilter(Schema):
     offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
-class SignIn(Schema):
+class TrainingSignIn(Schema):
     password: str = Field(..., max_length=256)
     reason: str = Field("", max_length=2000, description="Optional comment")
 
@@ -142,7 +142,7 @@ class QualificationTypeOut(Schema):
     is_active: bool
 
 
-class GrantIn(Schema):
+class QualificationGrantIn(Schema):
     user_id: int
     qualification_code: str = Field(..., max_length=40, examples=["APS"])
     site_id: int
