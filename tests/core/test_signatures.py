@@ -17,6 +17,7 @@ from vein2vein.core.signing import (
     require_second_person,
     signatures_for,
 )
+from vein2vein.core.time import now
 
 
 def test_sign_stores_meaning_hash_and_audit_event(qa_reviewer, site):
@@ -144,17 +145,58 @@ def test_password_check_refuses_to_run_inside_a_transaction(qa_reviewer):
 
 
 def test_apply_signature_needs_the_callers_transaction(qa_reviewer, site):
+    proof = services.check_password_for_signing(qa_reviewer, PASSWORD, None)
     with nothing_written(), pytest.raises(RuntimeError, match="inside"):
-        services.apply_signature(actor=qa_reviewer, record=site, meaning="reviewed")
+        services.apply_signature(proof=proof, actor=qa_reviewer, record=site, meaning="reviewed")
 
 
 def test_composite_step_checks_password_then_signs_in_its_own_transaction(qa_reviewer, site):
     from django.db import transaction
 
-    services.check_password_for_signing(qa_reviewer, PASSWORD, None)
+    proof = services.check_password_for_signing(qa_reviewer, PASSWORD, None)
     with transaction.atomic():
-        sig = services.apply_signature(actor=qa_reviewer, record=site, meaning="reviewed")
+        sig = services.apply_signature(
+            proof=proof, actor=qa_reviewer, record=site, meaning="reviewed"
+        )
     assert is_valid(sig)
+
+
+def test_apply_signature_is_unusable_without_the_password_proof(qa_reviewer, site):
+    """No caller can apply a signature and forget the password check."""
+    from django.db import transaction
+
+    from vein2vein.core.services.signatures import PasswordProof
+
+    with transaction.atomic(), pytest.raises(TypeError, match="proof"):
+        services.apply_signature(actor=qa_reviewer, record=site, meaning="reviewed")  # type: ignore[call-arg]
+    with pytest.raises(RuntimeError, match="only by check_password_for_signing"):
+        PasswordProof(user_id=qa_reviewer.pk, checked_at=now(), _seal=object())
+    with nothing_written(), transaction.atomic(), pytest.raises(RuntimeError, match="proof"):
+        services.apply_signature(
+            proof="I checked, honest",  # type: ignore[arg-type]
+            actor=qa_reviewer,
+            record=site,
+            meaning="reviewed",
+        )
+
+
+def test_a_password_proof_signs_only_for_its_own_user_and_only_while_fresh(
+    qa_reviewer, operator, site, monkeypatch
+):
+    import datetime as dt
+
+    from django.db import transaction
+
+    from vein2vein.core.services import signatures as sig_module
+
+    proof = services.check_password_for_signing(operator, PASSWORD, None)
+    with nothing_written(), transaction.atomic(), pytest.raises(RuntimeError, match="another"):
+        services.apply_signature(proof=proof, actor=qa_reviewer, record=site, meaning="reviewed")
+    mine = services.check_password_for_signing(qa_reviewer, PASSWORD, None)
+    later = now() + sig_module.PROOF_LIFETIME + dt.timedelta(seconds=1)
+    monkeypatch.setattr(sig_module, "now", lambda: later)
+    with nothing_written(), transaction.atomic(), pytest.raises(RuntimeError, match="expired"):
+        services.apply_signature(proof=mine, actor=qa_reviewer, record=site, meaning="reviewed")
 
 
 def test_a_record_can_restrict_what_the_generic_sign_path_may_add(qa_reviewer, site, monkeypatch):

@@ -1,7 +1,7 @@
 """Core services: the only writers of sites, users, roles, tokens and signatures."""
 
 from .bootstrap import bootstrap_installation
-from .signatures import apply_signature, check_password_for_signing, sign_record
+from .signatures import PasswordProof, apply_signature, check_password_for_signing, sign_record
 from .sites import create_site, deactivate_site, reactivate_site, update_site
 from .tokens import create_api_token, revoke_api_token
 from .users import (
@@ -17,6 +17,7 @@ from .users import (
 )
 
 __all__ = [
+    "PasswordProof",
     "apply_signature",
     "bootstrap_admin",
     "bootstrap_installation",

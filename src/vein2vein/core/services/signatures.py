@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass, field
+
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth import authenticate
 from django.db import models, transaction
@@ -34,11 +37,37 @@ def _console_request() -> HttpRequest:
     return request
 
 
-def check_password_for_signing(user: User, password: str, request: HttpRequest | None) -> None:
-    """Re-authenticate the signer. A wrong password counts toward the account's lockout.
+# Only this module holds the seal, so only check_password_for_signing can make a proof.
+_PROOF_SEAL = object()
+# A proof is spent on the signature(s) of one user action, not kept for later.
+PROOF_LIFETIME = dt.timedelta(minutes=5)
 
-    Call it before opening the transaction that applies the signature: inside one, the record
-    of a failed attempt would be rolled back with the refusal and never count toward lockout.
+
+@dataclass(frozen=True)
+class PasswordProof:
+    """That `user_id` re-entered their password at `checked_at` (21 CFR 11.200(a)).
+
+    `apply_signature` requires one for its signer, so no caller can apply a signature without
+    the password check having run first.
+    """
+
+    user_id: int
+    checked_at: dt.datetime
+    _seal: object = field(repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self._seal is not _PROOF_SEAL:
+            raise RuntimeError("a PasswordProof is made only by check_password_for_signing")
+
+
+def check_password_for_signing(
+    user: User, password: str, request: HttpRequest | None
+) -> PasswordProof:
+    """Re-authenticate the signer; the proof it returns is what `apply_signature` requires.
+
+    A wrong password counts toward the account's lockout. Call it before opening the
+    transaction that applies the signature: inside one, the record of a failed attempt would be
+    rolled back with the refusal and never count toward lockout.
     """
     if _in_service_transaction():
         raise RuntimeError(
@@ -60,6 +89,17 @@ def check_password_for_signing(user: User, password: str, request: HttpRequest |
                 "password is incorrect; the account is now locked", field="password"
             )
         raise SignatureRefused("password is incorrect", field="password")
+    return PasswordProof(user_id=user.pk, checked_at=now(), _seal=_PROOF_SEAL)
+
+
+def _require_proof(proof: object, actor: User) -> None:
+    """A programming error, not a user's: a signature without its own signer's password check."""
+    if not isinstance(proof, PasswordProof) or proof._seal is not _PROOF_SEAL:
+        raise RuntimeError("apply_signature needs the proof from check_password_for_signing")
+    if proof.user_id != actor.pk:
+        raise RuntimeError("the password proof belongs to another user than the signer")
+    if now() - proof.checked_at > PROOF_LIFETIME:
+        raise RuntimeError("the password proof has expired: check the password again")
 
 
 def _meaning(meaning: str) -> SignatureMeaning:
@@ -95,18 +135,20 @@ def _require_signing_role(actor: User, meaning: SignatureMeaning, record: models
 
 def apply_signature(
     *,
+    proof: PasswordProof,
     actor: User,
     record: models.Model,
     meaning: str,
     reason: str = "",
     performed_by: User | None = None,
 ) -> Signature:
-    """Apply a signature whose password was already checked, inside the caller's transaction.
+    """Apply a signature inside the caller's transaction, given the signer's password proof.
 
     For services whose step *is* a signature (close a deviation, approve a document): they call
     `check_password_for_signing` first, then open their transaction, change the record, and
     call this, so the signature covers the record as it stands after the change.
     """
+    _require_proof(proof, actor)
     if not _in_service_transaction():
         raise RuntimeError("apply_signature must run inside the caller's transaction.atomic()")
     sig_meaning = _meaning(meaning)
@@ -181,8 +223,13 @@ def sign_record(
         )
     _require_signing_role(actor, sig_meaning, record)
     _validate.text(reason, "reason", max_length=2000, required=False)
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         return apply_signature(
-            actor=actor, record=record, meaning=meaning, reason=reason, performed_by=performed_by
+            proof=proof,
+            actor=actor,
+            record=record,
+            meaning=meaning,
+            reason=reason,
+            performed_by=performed_by,
         )

@@ -35,7 +35,7 @@ def record_periodic_review(
     c.require_status(version, VersionStatus.EFFECTIVE, doing="periodically reviewed")
     comment = c.text(reason, "reason", max_length=2000, required=False)
     _require_intact_file(actor, version, "periodically reviewed")
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         version = c.lock_version(version.pk)
         c.require_status(version, VersionStatus.EFFECTIVE, doing="periodically reviewed")
@@ -66,6 +66,10 @@ def record_periodic_review(
             reason=comment,
         )
         apply_signature(
-            actor=actor, record=review, meaning=SignatureMeaning.REVIEWED, reason=comment
+            proof=proof,
+            actor=actor,
+            record=review,
+            meaning=SignatureMeaning.REVIEWED,
+            reason=comment,
         )
     return review

@@ -289,11 +289,12 @@ def review_version(
         raise Conflict(f"you have already reviewed {version}", field="version_id")
     why = c.text(reason, "reason", max_length=2000, required=False)
     _require_intact_file(actor, version, "reviewed")
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         version = c.lock_version(version.pk)
         c.require_status(version, VersionStatus.IN_REVIEW, doing="reviewed")
         apply_signature(
+            proof=proof,
             actor=actor,
             record=version,
             meaning=SignatureMeaning.REVIEWED,
@@ -342,7 +343,7 @@ def approve_version(
         )
     why = c.text(reason, "reason", max_length=2000, required=False)
     _require_intact_file(actor, version, "approved")
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         version = c.lock_version(version.pk)
         c.require_status(version, VersionStatus.IN_REVIEW, doing="approved")
@@ -360,6 +361,7 @@ def approve_version(
             reason=why,
         )
         apply_signature(
+            proof=proof,
             actor=actor,
             record=version,
             meaning=SignatureMeaning.APPROVED,

@@ -103,7 +103,7 @@ def approve_qualification(
         raise Conflict(f"{record} is already {record.get_status_display().lower()}")
     require_second_person(performer=record.performed_by, second=actor, action="approve")
     why = c.text(reason, "reason", max_length=2000, required=False)
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         c.equipment(unit.equipment_id, lock=True)
         record = c.fetch(QualificationRecord, record.pk, "record_id", lock=True)
@@ -121,6 +121,7 @@ def approve_qualification(
             reason=why,
         )
         apply_signature(
+            proof=proof,
             actor=actor,
             record=record,
             meaning=SignatureMeaning.APPROVED,

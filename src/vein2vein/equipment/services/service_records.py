@@ -211,7 +211,7 @@ def record_service(
             "remarks are required for a failed result: say what failed", field="remarks"
         )
     checked = _certificate(certificate, plan.kind)
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     saved: list[str] = []
     try:
         with transaction.atomic():
@@ -275,7 +275,9 @@ def record_service(
                 )
             else:
                 _fail(record, unit, plan, items, actor)
-            apply_signature(actor=actor, record=record, meaning=SignatureMeaning.PERFORMED)
+            apply_signature(
+                proof=proof, actor=actor, record=record, meaning=SignatureMeaning.PERFORMED
+            )
     except BaseException:
         for name in saved:
             delete_orphan(name)

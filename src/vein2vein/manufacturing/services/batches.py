@@ -332,7 +332,7 @@ def abort_batch(
     why = c.reason(reason)
     if found.status in (BatchStatus.REVIEWED, BatchStatus.ABORTED):
         raise Conflict(f"batch {found.number} is {found.status}", field="batch_id")
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         b = c.locked_batch(found.pk)
         _transition(b, BatchStatus.ABORTED)
@@ -346,7 +346,9 @@ def abort_batch(
             aborted_at=now(),
             abort_reason=why,
         )
-        apply_signature(actor=actor, record=b, meaning=SignatureMeaning.APPROVED, reason=why)
+        apply_signature(
+            proof=proof, actor=actor, record=b, meaning=SignatureMeaning.APPROVED, reason=why
+        )
         if b.order is not None and b.order.status in {
             OrderStatus.IN_MANUFACTURING,
             OrderStatus.IN_QC,
@@ -388,7 +390,7 @@ def review_batch(
             f"you performed or verified steps of {found.number}: a different person must review it",
             field="password",
         )
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         b = c.locked_batch(found.pk)
         if b.status != BatchStatus.COMPLETED:
@@ -402,7 +404,9 @@ def review_batch(
             reviewed_at=now(),
             review_comment=note,
         )
-        apply_signature(actor=actor, record=b, meaning=SignatureMeaning.REVIEWED, reason=note)
+        apply_signature(
+            proof=proof, actor=actor, record=b, meaning=SignatureMeaning.REVIEWED, reason=note
+        )
     return b
 
 

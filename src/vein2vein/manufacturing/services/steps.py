@@ -29,7 +29,12 @@ from vein2vein.core.choices import SignatureMeaning
 from vein2vein.core.errors import Conflict, InterlockBlocked, NotFound, ValidationFailed
 from vein2vein.core.models import User
 from vein2vein.core.permissions import require
-from vein2vein.core.services import _validate, apply_signature, check_password_for_signing
+from vein2vein.core.services import (
+    PasswordProof,
+    _validate,
+    apply_signature,
+    check_password_for_signing,
+)
 from vein2vein.core.time import now
 from vein2vein.documents.files import sha256_of_chunks
 from vein2vein.equipment.models import Equipment, Usage
@@ -600,6 +605,7 @@ def record_step(
     requires = list(step.get("requires") or [])
     if requires:
         require_qualified(user=actor, requirements=requires, action=ACTION, record=found, at=at)
+    proof: PasswordProof | None = None
     kind = step["kind"]
     if kind == StepKind.TIMER:
         _check_timer(actor, found, step, entries, at, note, p)
@@ -637,7 +643,7 @@ def record_step(
     elif kind == StepKind.SIGNOFF:
         if password is None:
             raise ValidationFailed("password is required to sign off", field="password")
-        check_password_for_signing(actor, password, request)
+        proof = check_password_for_signing(actor, password, request)
     usage = None
     if kind == StepKind.EQUIPMENT:
         assert p.equipment is not None
@@ -680,7 +686,10 @@ def record_step(
             elif kind == StepKind.SAMPLE:
                 _draw_sample(actor=actor, b=b, step=step, entry=entry, at=at)
             elif kind == StepKind.SIGNOFF:
-                apply_signature(actor=actor, record=entry, meaning=SignatureMeaning.PERFORMED)
+                assert proof is not None
+                apply_signature(
+                    proof=proof, actor=actor, record=entry, meaning=SignatureMeaning.PERFORMED
+                )
             _end_usages_of_finished_operation(actor, b, step)
     except BaseException:
         if usage is not None:
@@ -759,7 +768,7 @@ def verify_entry(
         )
     if b.status not in (BatchStatus.IN_PROGRESS, BatchStatus.ON_HOLD):
         raise Conflict(f"batch {b.number} is {b.status}", field="entry_id")
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         c.locked_batch(b.pk)
         entry = StepEntry.objects.select_for_update().get(pk=found.pk)
@@ -781,6 +790,7 @@ def verify_entry(
             reason=note,
         )
         apply_signature(
+            proof=proof,
             actor=actor,
             record=entry,
             meaning=SignatureMeaning.VERIFIED,

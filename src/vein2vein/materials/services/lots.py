@@ -224,7 +224,7 @@ def _decide(
                 details={"blockers": {"old": None, "new": blockers}},
             )
         raise InterlockBlocked(message, field="lot_id")
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         lot = c.lock_lot(lot.pk)
         _check_disposition(actor, lot, allowed, doing)
@@ -252,6 +252,7 @@ def _decide(
             actor=actor, action=f"materials.lot.{doing}", record=lot, changes=changes, reason=why
         )
         apply_signature(
+            proof=proof,
             actor=actor,
             record=lot,
             meaning=SignatureMeaning.RELEASED if release else SignatureMeaning.REJECTED,

@@ -304,7 +304,7 @@ def record_effectiveness_check(
     outcome = c.choice(result, "result", CheckResult.values)
     note = c.text(comment, "comment", max_length=c.LONG, required=outcome == CheckResult.FAIL)
     _check_ready(check, actor)
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         c.locked(Capa, check.capa_id, "capa_id")
         check = c.locked(EffectivenessCheck, check.pk, "check_id")
@@ -323,7 +323,9 @@ def record_effectiveness_check(
             changes=changes,
             reason=note,
         )
-        apply_signature(actor=actor, record=check, meaning=SignatureMeaning.REVIEWED, reason=note)
+        apply_signature(
+            proof=proof, actor=actor, record=check, meaning=SignatureMeaning.REVIEWED, reason=note
+        )
     return check
 
 

@@ -284,11 +284,12 @@ def approve_change(
     require(actor, QPerm.VIEW, change.site)
     why = c.text(reason, "reason", max_length=2000, required=False)
     _approval_role(actor, change, role)
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         change = _locked(change.pk)
         chosen = _approval_role(actor, change, role)
         signature = apply_signature(
+            proof=proof,
             actor=actor,
             record=change,
             meaning=SignatureMeaning.APPROVED,

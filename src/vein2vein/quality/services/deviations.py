@@ -554,7 +554,7 @@ def extend_due_date(
         raise c.ValidationFailed(
             f"new_due_date must be after the current due date {dev.due_date}", field="new_due_date"
         )
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         dev = _locked(dev.pk)
         if not dev.is_active:
@@ -582,7 +582,7 @@ def extend_due_date(
             changes={**changes, "extension": {"old": None, "new": extension.pk}},
             reason=why,
         )
-        apply_signature(actor=actor, record=extension, meaning=meaning, reason=why)
+        apply_signature(proof=proof, actor=actor, record=extension, meaning=meaning, reason=why)
     return extension
 
 
@@ -648,7 +648,7 @@ def close_deviation(
             f"deviation {dev.number} is {dev.status}, not pending QA approval", field="status"
         )
     _check_four_eyes(actor, dev)
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with c.recording_blocks(actor, "quality.deviation.close", dev), transaction.atomic():
         dev = _locked(dev.pk)
         if dev.status != DeviationStatus.PENDING_QA_APPROVAL:
@@ -684,6 +684,7 @@ def close_deviation(
             actor=actor, action="quality.deviation.closed", record=dev, changes=changes, reason=why
         )
         apply_signature(
+            proof=proof,
             actor=actor,
             record=dev,
             meaning=SignatureMeaning.APPROVED,

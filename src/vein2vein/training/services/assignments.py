@@ -186,7 +186,7 @@ def sign_assignment(
         )
     _require_status(assignment, AssignmentStatus.ASSIGNED, "signed by the trainee")
     why = _validate.text(reason, "reason", max_length=2000, required=False)
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         assignment = _locked(assignment.pk)
         _require_status(assignment, AssignmentStatus.ASSIGNED, "signed by the trainee")
@@ -208,6 +208,7 @@ def sign_assignment(
             reason=why,
         )
         apply_signature(
+            proof=proof,
             actor=actor,
             record=assignment,
             meaning=SignatureMeaning.PERFORMED,
@@ -238,7 +239,7 @@ def sign_off_assignment(
         raise Conflict(f"{assignment.document_version} is not trainer-led: no trainer signs it")
     _require_status(assignment, AssignmentStatus.AWAITING_TRAINER, "signed off by the trainer")
     why = _validate.text(reason, "reason", max_length=2000, required=False)
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         assignment = _locked(assignment.pk)
         _require_status(assignment, AssignmentStatus.AWAITING_TRAINER, "signed off by the trainer")
@@ -258,6 +259,7 @@ def sign_off_assignment(
             reason=why,
         )
         apply_signature(
+            proof=proof,
             actor=actor,
             record=assignment,
             meaning=SignatureMeaning.VERIFIED,

@@ -63,7 +63,7 @@ def grant_qualification(
             f"{person.printed_name} holds no active role at {site.code}", field="user_id"
         )
     basis = _validate.text(note, "note", max_length=2000, required=False)
-    check_password_for_signing(actor, password, request)
+    proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         at = now()
         previous = (
@@ -102,6 +102,7 @@ def grant_qualification(
             reason=basis,
         )
         apply_signature(
+            proof=proof,
             actor=actor,
             record=qualification,
             meaning=SignatureMeaning.APPROVED,
