@@ -7,7 +7,8 @@ from ninja import Query, Router, Status
 
 from . import selectors, services
 from .audit import verify_chain
-from .errors import NotFound
+from .auth import token_of
+from .errors import NotFound, PermissionRefused
 from .models import RoleAssignment, Signature, Site, User
 from .permissions import Perm, require
 from .privacy import visible_changes
@@ -212,12 +213,27 @@ def list_tokens(request: HttpRequest) -> list[object]:
 
 @router.post("/tokens", response={201: TokenCreatedOut, **ERRORS}, tags=["tokens"])
 def create_token(request: HttpRequest, payload: TokenIn) -> Status[TokenCreatedOut]:
+    """Needs the browser session (a password login): a stolen token must not mint others."""
+    if token_of(request) is not None:
+        raise PermissionRefused(
+            "an API token cannot create tokens: log in with your password (browser session) "
+            "or use `vein2vein token create` on the server",
+            field="authorization",
+        )
     user = _user(request)
-    token, raw = services.create_api_token(actor=user, user=user, name=payload.name)
+    token, raw = services.create_api_token(
+        actor=user,
+        user=user,
+        name=payload.name,
+        scope=payload.scope,
+        expires_in_days=payload.expires_in_days,
+    )
     created = TokenCreatedOut(
         prefix=token.prefix,
         name=token.name,
+        scope=token.scope,
         created_at=token.created_at,
+        expires_at=token.expires_at,
         last_used_at=None,
         revoked_at=None,
         token=raw,

@@ -21,6 +21,19 @@ class ValidationFailed(DomainError):
     status_code = 400
 
 
+class NotAuthenticated(DomainError):
+    """The credential presented (an API token) is refused: revoked, expired, account locked."""
+
+    status_code = 401
+
+
+class Unprocessable(DomainError):
+    """Well-formed input that contradicts what the server already holds (e.g. an idempotency
+    key reused with another body)."""
+
+    status_code = 422
+
+
 class PermissionRefused(DomainError):
     status_code = 403
 

@@ -171,12 +171,16 @@ class GrantIn(Schema):
 
 class TokenIn(Schema):
     name: str = Field(..., max_length=100)
+    scope: str = Field("read_write", description="read (GET and HEAD only) or read_write")
+    expires_in_days: int = Field(90, description="1 to 365 days")
 
 
 class TokenOut(Schema):
     prefix: str
     name: str
+    scope: str
     created_at: dt.datetime
+    expires_at: dt.datetime | None
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
 

@@ -1,4 +1,5 @@
-"""`vein2vein token create USERNAME`, `token revoke PREFIX --reason R`, `token list USERNAME`."""
+"""`vein2vein token create USERNAME [--scope read|read_write] [--expires-days N]`,
+`token revoke PREFIX --reason R`, `token list USERNAME`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from vein2vein.core.errors import DomainError
 from vein2vein.core.models import User
 from vein2vein.core.services import create_api_token, revoke_api_token
+from vein2vein.core.services.tokens import DEFAULT_EXPIRY_DAYS, MAX_EXPIRY_DAYS, SCOPES
 
 
 class Command(BaseCommand):
@@ -19,6 +21,13 @@ class Command(BaseCommand):
         create = sub.add_parser("create")
         create.add_argument("username")
         create.add_argument("--name", default="console")
+        create.add_argument("--scope", default="read_write", help=f"one of: {', '.join(SCOPES)}")
+        create.add_argument(
+            "--expires-days",
+            type=int,
+            default=DEFAULT_EXPIRY_DAYS,
+            help=f"days until the token stops working (1 to {MAX_EXPIRY_DAYS})",
+        )
         revoke = sub.add_parser("revoke")
         revoke.add_argument("prefix")
         revoke.add_argument("--reason", required=True)
@@ -29,7 +38,13 @@ class Command(BaseCommand):
         try:
             if options["action"] == "create":
                 user = self._user(options["username"])
-                _, raw = create_api_token(actor=None, user=user, name=options["name"])
+                _, raw = create_api_token(
+                    actor=None,
+                    user=user,
+                    name=options["name"],
+                    scope=options["scope"],
+                    expires_in_days=options["expires_days"],
+                )
                 self.stdout.write(raw)
             elif options["action"] == "revoke":
                 token = revoke_api_token(
@@ -39,7 +54,11 @@ class Command(BaseCommand):
             else:
                 for t in self._user(options["username"]).api_tokens.all():
                     state = "revoked" if t.revoked_at else "active"
-                    self.stdout.write(f"{t.prefix}\t{t.name}\t{state}\t{t.created_at:%Y-%m-%d}")
+                    expires = f"{t.expires_at:%Y-%m-%d}" if t.expires_at else "never"
+                    self.stdout.write(
+                        f"{t.prefix}\t{t.name}\t{t.scope}\t{state}\t"
+                        f"{t.created_at:%Y-%m-%d}\texpires {expires}"
+                    )
         except DomainError as exc:
             raise CommandError(f"{exc.field or 'error'}: {exc.message}") from exc
 
