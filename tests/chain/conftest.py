@@ -18,7 +18,6 @@ from vein2vein.chain import services
 from vein2vein.chain.models import (
     Collection,
     CustodyEvent,
-    IdentifierSequence,
     Patient,
     Receipt,
     SlotBooking,
@@ -29,7 +28,7 @@ from vein2vein.chain.models import (
 from vein2vein.core.audit import verify_chain
 from vein2vein.core.choices import Role
 from vein2vein.core.errors import DomainError
-from vein2vein.core.models import AuditEvent, Site, User
+from vein2vein.core.models import AuditEvent, NumberSequence, Site, User
 from vein2vein.core.time import in_zone, now
 from vein2vein.quality.models import Deviation
 
@@ -173,7 +172,7 @@ def bag_label(o: TherapyOrder) -> list[str]:
 # --- shared by the service tests ------------------------------------------------------------
 
 CHAIN_MODELS: tuple[type[Model], ...] = (
-    IdentifierSequence,
+    NumberSequence,
     TherapyProduct,
     Patient,
     TherapyOrder,

@@ -17,7 +17,6 @@ from django.test import Client
 from vein2vein.chain.models import (
     Collection,
     CustodyEvent,
-    IdentifierSequence,
     Patient,
     Receipt,
     SlotBooking,
@@ -28,7 +27,7 @@ from vein2vein.chain.models import (
 from vein2vein.core import services as core_services
 from vein2vein.core.audit import verify_chain
 from vein2vein.core.choices import Role
-from vein2vein.core.models import AuditEvent
+from vein2vein.core.models import AuditEvent, NumberSequence
 from vein2vein.core.time import now
 from vein2vein.quality.models import Deviation
 
@@ -46,7 +45,7 @@ CHAIN_MODELS = (
     Collection,
     Receipt,
     CustodyEvent,
-    IdentifierSequence,
+    NumberSequence,
     Deviation,
 )
 _TOKENS: dict[int, dict[str, str]] = {}

@@ -16,7 +16,6 @@ from tests.chain.conftest import World, refused, refused_roles
 from vein2vein.chain import selectors, services
 from vein2vein.chain.models import (
     CustodyEvent,
-    IdentifierSequence,
     Patient,
     SlotBooking,
     TherapyOrder,
@@ -26,7 +25,7 @@ from vein2vein.chain.permissions import ADVANCE_ROLES
 from vein2vein.chain.services._common import locked_order
 from vein2vein.core.choices import Role
 from vein2vein.core.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
-from vein2vein.core.models import AuditEvent, Site, User
+from vein2vein.core.models import AuditEvent, NumberSequence, Site, User
 from vein2vein.core.time import now
 from vein2vein.standards import isbt128
 
@@ -102,10 +101,11 @@ def test_the_sequence_counts_per_fin_and_per_year(
         f"CHB2345{ny}000001",
         f"CHB2345{yy}000003",
     ]
-    assert set(IdentifierSequence.objects.values_list("kind", "fin", "year", "last")) == {
-        ("coi", "B2345", yy, 3),
-        ("coi", "C3456", yy, 1),
-        ("coi", "B2345", ny, 1),
+    this, then = int(f"20{yy}"), int(f"20{ny}")
+    assert set(NumberSequence.objects.values_list("key", "scope", "year", "last")) == {
+        ("COI", "B2345", this, 3),
+        ("COI", "C3456", this, 1),
+        ("COI", "B2345", then, 1),
     }
 
 

@@ -14,17 +14,16 @@ from tests.core.helpers import nothing_written
 from tests.documents.factories import pdf_upload
 from vein2vein.core import hooks
 from vein2vein.core.choices import Role
-from vein2vein.core.models import User
+from vein2vein.core.models import NumberSequence, User
 from vein2vein.documents import services
 from vein2vein.documents.models import (
     Document,
-    DocumentNumberCounter,
     DocumentVersion,
     PeriodicReview,
 )
 from vein2vein.documents.services import _common
 
-DOC_MODELS = (Document, DocumentVersion, PeriodicReview, DocumentNumberCounter)
+DOC_MODELS = (Document, DocumentVersion, PeriodicReview, NumberSequence)
 
 
 def unchanged() -> AbstractContextManager[None]:

@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.core.helpers import nothing_written
 from vein2vein.core.choices import Role
-from vein2vein.core.models import User
+from vein2vein.core.models import NumberSequence, User
 from vein2vein.materials.models import (
     InventoryTransaction,
     Kit,
@@ -18,7 +18,6 @@ from vein2vein.materials.models import (
     Lot,
     Material,
     MaterialSupplier,
-    NumberSequence,
     Supplier,
 )
 

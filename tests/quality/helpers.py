@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from tests.core.helpers import nothing_written
 from vein2vein.core.audit import verify_chain
-from vein2vein.core.models import AuditEvent
+from vein2vein.core.models import AuditEvent, NumberSequence
 from vein2vein.quality.models import (
     Capa,
     CapaAction,
@@ -19,7 +19,6 @@ from vein2vein.quality.models import (
     DeviationExtension,
     DeviationLink,
     EffectivenessCheck,
-    NumberSequence,
 )
 
 QUALITY_MODELS = (

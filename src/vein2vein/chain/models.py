@@ -23,27 +23,9 @@ from .choices import (
     BookingStatus,
     ConsentStatus,
     CustodyKind,
-    IdentifierKind,
     OrderStatus,
     ReceiptDecision,
 )
-
-
-class IdentifierSequence(models.Model):
-    """The last sequence number handed out per kind (COI, DIN), FIN and two-digit year."""
-
-    kind = models.CharField(max_length=3, choices=IdentifierKind.choices)
-    fin = models.CharField(max_length=5)
-    year = models.CharField(max_length=2)
-    last = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["kind", "fin", "year"], name="chain_idseq_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.kind} {self.fin} {self.year}: {self.last}"
 
 
 class TherapyProduct(models.Model):

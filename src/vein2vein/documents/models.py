@@ -101,17 +101,6 @@ class DocumentVersion(models.Model):
         return self.created_by
 
 
-class DocumentNumberCounter(models.Model):
-    """The last number handed out per prefix (SOP, WI...): locked row, so two authors
-    creating documents at the same moment never get the same number."""
-
-    prefix = models.CharField(max_length=10, unique=True)
-    last_number = models.PositiveIntegerField(default=0)
-
-    def __str__(self) -> str:
-        return f"{self.prefix}: {self.last_number}"
-
-
 class PeriodicReview(models.Model):
     """A periodic review of an effective version: QA confirms it is still fit for use.
 

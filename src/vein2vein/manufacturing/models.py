@@ -25,23 +25,6 @@ LATE_ENTRY_SECONDS = 30 * 60
 """An entry recorded more than 30 minutes after it was done is flagged late for review."""
 
 
-class NumberSequence(models.Model):
-    """The last number handed out per prefix and year (batch B-MFG-PHL-2026-0001, sample S-...):
-    a locked row, so two batches started at the same moment never share a number."""
-
-    prefix = models.CharField(max_length=30)
-    year = models.PositiveIntegerField()
-    last = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["prefix", "year"], name="mfg_sequence_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.prefix} {self.year}: {self.last}"
-
-
 class MasterRecord(models.Model):
     """The executable content of one MBR document version. Approval, effectivity and
     retirement are the document version's (documents app); a batch keeps the version it

@@ -28,22 +28,6 @@ from .permissions import NON_QC_RELEASE_ROLES
 QTY = {"max_digits": 16, "decimal_places": 3}
 
 
-class NumberSequence(models.Model):
-    """The last number handed out per prefix and year (LOT-2026-0001, KIT-2026-0001)."""
-
-    prefix = models.CharField(max_length=10)
-    year = models.PositiveIntegerField()
-    last = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["prefix", "year"], name="materials_sequence_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.prefix}-{self.year}: {self.last}"
-
-
 class Supplier(models.Model):
     """An entry of the approved supplier list. Status changes are audited with a reason."""
 

@@ -17,7 +17,6 @@ from .models import (
     DeviationExtension,
     DeviationLink,
     EffectivenessCheck,
-    NumberSequence,
 )
 
 
@@ -76,11 +75,6 @@ class ChangeApprovalAdmin(ReadOnlyAdmin):
 @admin.register(ChangeTask)
 class ChangeTaskAdmin(ReadOnlyAdmin):
     list_display = ("change", "owner", "due_date", "status")
-
-
-@admin.register(NumberSequence)
-class NumberSequenceAdmin(ReadOnlyAdmin):
-    list_display = ("prefix", "year", "last")
 
 
 register_read_only("quality")

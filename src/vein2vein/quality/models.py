@@ -48,22 +48,6 @@ def _values(record: models.Model, fields: tuple[str, ...]) -> dict[str, Any]:
     return {f: getattr(record, getattr(record._meta.get_field(f), "attname", f)) for f in fields}
 
 
-class NumberSequence(models.Model):
-    """The last number handed out per prefix and year; its row is locked while allocating."""
-
-    prefix = models.CharField(max_length=10)
-    year = models.PositiveIntegerField()
-    last = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["prefix", "year"], name="quality_sequence_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.prefix}-{self.year}: {self.last}"
-
-
 # --- deviations -----------------------------------------------------------------------------
 class Deviation(models.Model):
     """An unplanned departure from a procedure, specification or expected result."""

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from django.db import models
 
-from vein2vein.core import audit
+from vein2vein.core import audit, numbering
 from vein2vein.core.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
 from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import ROLE_PERMISSIONS, has_perm, security_log
@@ -19,7 +19,7 @@ from vein2vein.core.time import in_zone, now
 from vein2vein.core.transactions import in_service_transaction as in_service_transaction
 
 from ..choices import ORDER_TRANSITIONS, CustodyKind, IdentifierKind, OrderStatus
-from ..models import CustodyEvent, IdentifierSequence, Patient, TherapyOrder, TherapyProduct
+from ..models import CustodyEvent, Patient, TherapyOrder, TherapyProduct
 
 M = TypeVar("M", bound=models.Model)
 
@@ -151,17 +151,13 @@ def check_transition(o: TherapyOrder, to: str) -> None:
         )
 
 
-def next_identifier(kind: IdentifierKind, fin: str, at: dt.datetime) -> tuple[str, int]:
-    """Inside the caller's transaction: the next sequence number for `kind` at `fin` in the
-    two-digit year of `at`. The counter row is locked, so two callers never share one."""
-    year = f"{at.year % 100:02d}"
-    IdentifierSequence.objects.get_or_create(kind=kind, fin=fin, year=year)
-    seq = IdentifierSequence.objects.select_for_update().get(kind=kind, fin=fin, year=year)
-    if seq.last >= 999_999:
-        raise Conflict(f"{kind} sequence numbers for {fin} in 20{year} are used up")
-    seq.last += 1
-    seq.save(update_fields=["last"])
-    return year, seq.last
+def next_identifier(kind: IdentifierKind, site: Site, at: dt.datetime) -> tuple[str, int]:
+    """Inside the caller's transaction: the next sequence number for `kind` at the site's FIN
+    in the two-digit year of `at` as the site's clock reads it (core.numbering)."""
+    year, n = numbering.allocate(
+        kind.value.upper(), site=site, yearly=True, scope=site.fin, at=at, maximum=999_999
+    )
+    return f"{year % 100:02d}", n
 
 
 def append_custody(

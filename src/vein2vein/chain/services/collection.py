@@ -152,7 +152,7 @@ def record_collection(
                 field="order_id",
             )
         if given is None:
-            year, seq = c.next_identifier(IdentifierKind.DIN, at.fin, values["ended_at"])
+            year, seq = c.next_identifier(IdentifierKind.DIN, at, values["ended_at"])
             number = isbt128.Din(at.fin, year, f"{seq:06d}").din
         else:
             number = given.din

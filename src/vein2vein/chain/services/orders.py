@@ -360,7 +360,7 @@ def create_order(
                 field="patient_id",
             )
         at = now()
-        year, seq = c.next_identifier(IdentifierKind.COI, mfg.fin, at)
+        year, seq = c.next_identifier(IdentifierKind.COI, mfg, at)
         coi = isbt128.ChainOfIdentityIdentifier(mfg.fin, year, f"{seq:06d}")
         o = TherapyOrder(
             coi=coi.text,

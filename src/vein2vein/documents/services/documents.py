@@ -8,14 +8,14 @@ import re
 from django.core.files import File
 from django.db import transaction
 
-from vein2vein.core import audit
+from vein2vein.core import audit, numbering
 from vein2vein.core.errors import Conflict, NotFound, ValidationFailed
 from vein2vein.core.models import User
 from vein2vein.core.permissions import active_roles, require
 from vein2vein.core.time import now
 
 from ..choices import DEFAULT_REVIEW_PERIOD_MONTHS, NUMBER_PREFIX, DocumentKind, VersionStatus
-from ..models import Document, DocumentNumberCounter, DocumentVersion
+from ..models import Document, DocumentVersion
 from ..permissions import AUTHOR_ROLES, DocPerm
 from . import _common as c
 
@@ -83,24 +83,20 @@ def _explicit_number(number: object, kind: DocumentKind) -> str:
 
 
 def _allocate(kind: DocumentKind, explicit: str | None) -> str:
-    """Inside the caller's transaction: lock the kind's counter row, then hand out the next
-    free number (or check the explicit one is free). Creation of numbers is serialised per
-    prefix, so two authors never receive the same one."""
+    """Inside the caller's transaction: lock the kind's counter (core.numbering), then hand out
+    the next free number (or check the explicit one is free). Creation of numbers is
+    serialised per prefix, so two authors never receive the same one."""
     prefix = NUMBER_PREFIX[kind]
-    counter, _ = DocumentNumberCounter.objects.select_for_update().get_or_create(prefix=prefix)
     if explicit is not None:
+        numbering.hold(prefix, site=None, yearly=False)
         if Document.objects.filter(number=explicit).exists():
             raise ValidationFailed(f"number {explicit} is already used", field="number")
         return explicit
-    n = counter.last_number
-    while True:
-        n += 1
+    while True:  # skip a number taken explicitly: the counter moves past it
+        _, n = numbering.allocate(prefix, site=None, yearly=False)
         candidate = f"{prefix}-{n:0{NUMBER_DIGITS}d}"
         if not Document.objects.filter(number=candidate).exists():
-            break
-    counter.last_number = n
-    counter.save(update_fields=["last_number"])
-    return candidate
+            return candidate
 
 
 def create_document(

@@ -12,7 +12,7 @@ from vein2vein.core.models import User
 from vein2vein.core.services import _validate
 from vein2vein.core.transactions import in_service_transaction as in_service_transaction
 
-from ..models import Batch, NumberSequence, StepEntry
+from ..models import Batch, StepEntry
 
 text = _validate.text
 reason = _validate.reason
@@ -48,15 +48,6 @@ def entry(entry_id: object, field: str = "entry_id") -> StepEntry:
     if found is None:
         raise NotFound(f"step entry {entry_id} does not exist", field=field)
     return found
-
-
-def next_number(prefix: str, year: int) -> int:
-    """The next number for `prefix` and `year`, under a row lock (inside the caller's atomic)."""
-    NumberSequence.objects.get_or_create(prefix=prefix, year=year)
-    seq = NumberSequence.objects.select_for_update().get(prefix=prefix, year=year)
-    seq.last += 1
-    seq.save(update_fields=["last"])
-    return seq.last
 
 
 def refuse(

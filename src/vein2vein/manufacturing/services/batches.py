@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from vein2vein.chain.choices import OrderStatus
 from vein2vein.chain.models import TherapyOrder
 from vein2vein.chain.services import advance_order
-from vein2vein.core import audit
+from vein2vein.core import audit, numbering
 from vein2vein.core.choices import SignatureMeaning
 from vein2vein.core.errors import (
     Conflict,
@@ -26,7 +26,7 @@ from vein2vein.core.errors import (
 from vein2vein.core.models import User
 from vein2vein.core.permissions import require
 from vein2vein.core.services import apply_signature, check_password_for_signing
-from vein2vein.core.time import in_zone, now
+from vein2vein.core.time import now
 from vein2vein.documents.choices import VersionStatus
 from vein2vein.documents.files import stored_sha256
 from vein2vein.documents.services import record_file_integrity_failure
@@ -163,9 +163,9 @@ def start_batch(
         )
     started = _start_time(order, started_at)
     with transaction.atomic():
-        year = in_zone(started, site.time_zone).year
-        prefix = f"B-{site.code}"
-        number = f"{prefix}-{year}-{c.next_number(prefix, year):04d}"
+        # B-MFG-PHL-2026-0001: a count per site and year, the year of the start at the site.
+        year, n = numbering.allocate("B", site=site, yearly=True, scope=site.code, at=started)
+        number = f"B-{site.code}-{year}-{n:04d}"
         if order is not None and Batch.objects.filter(order=order).exists():
             raise Conflict(f"order {order.coi} already has a batch", field="order_id")
         b = Batch.objects.create(

@@ -8,13 +8,13 @@ from typing import Literal, overload
 
 from django.core.files import File
 
+from vein2vein.core import numbering
 from vein2vein.core.errors import NotFound, ValidationFailed
 from vein2vein.core.models import Site
-from vein2vein.core.time import now
 from vein2vein.core.transactions import in_service_transaction as in_service_transaction
 from vein2vein.documents.files import CheckedFile, stored_sha256
 
-from ..models import Lot, Material, NumberSequence, Supplier
+from ..models import Lot, Material, Supplier
 
 MAX_QUANTITY = Decimal("1000000000")
 
@@ -142,15 +142,11 @@ def lock_lot(lot_id: int) -> Lot:
     return found
 
 
-def allocate(prefix: str) -> str:
-    """Inside the caller's transaction: the next number of `prefix` this year, e.g.
-    LOT-2026-0001. The counter row is locked, so two receipts never get the same one."""
-    year = now().year
-    NumberSequence.objects.get_or_create(prefix=prefix, year=year)
-    seq = NumberSequence.objects.select_for_update().get(prefix=prefix, year=year)
-    seq.last += 1
-    seq.save(update_fields=["last"])
-    return f"{prefix}-{year}-{seq.last:04d}"
+def allocate(prefix: str, site: Site) -> str:
+    """Inside the caller's transaction: the next number of `prefix` this year (as the site's
+    clock reads it), e.g. LOT-2026-0001; one count across sites (core.numbering)."""
+    year, n = numbering.allocate(prefix, site=site, yearly=True)
+    return f"{prefix}-{year}-{n:04d}"
 
 
 def store_coa(lot: Lot, upload: File, checked: CheckedFile, saved: list[str]) -> None:  # type: ignore[type-arg]

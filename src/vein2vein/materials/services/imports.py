@@ -255,7 +255,7 @@ def import_lots(*, actor: User, site_id: int, file: object) -> list[str]:
                 raise ImportRejected(parsed)
             at = now()
             lot = Lot.objects.create(
-                lot_number=c.allocate("LOT"),
+                lot_number=c.allocate("LOT", site),
                 material=parsed.material,
                 supplier=parsed.supplier,
                 supplier_lot=parsed.supplier_lot,

@@ -205,7 +205,7 @@ def assemble_kit(
                 )
             moment = now()
             kit = Kit.objects.create(
-                kit_number=c.allocate("KIT"),
+                kit_number=c.allocate("KIT", site),
                 name=title,
                 site=site,
                 location=where,

@@ -121,7 +121,7 @@ def receive_lot(
         with transaction.atomic():
             at = now()
             lot = Lot(
-                lot_number=c.allocate("LOT"),
+                lot_number=c.allocate("LOT", site),
                 material=material,
                 supplier=supplier,
                 supplier_lot=lot_text,

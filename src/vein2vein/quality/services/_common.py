@@ -9,9 +9,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, models, transaction
+from django.db import models
 
-from vein2vein.core import audit
+from vein2vein.core import audit, numbering
 from vein2vein.core.errors import (
     Conflict,
     InterlockBlocked,
@@ -24,8 +24,6 @@ from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import GMP_ROLES, active_roles, has_perm, require
 from vein2vein.core.services import _validate
 from vein2vein.core.time import in_zone, now
-
-from ..models import NumberSequence
 
 text = _validate.text
 reason = _validate.reason
@@ -186,20 +184,10 @@ def recording_blocks(
 
 
 def next_number(prefix: str, at: Site) -> str:
-    """'DEV-2026-0001': a yearly sequence per prefix, allocated under a row lock so two
-    concurrent writers never receive the same number. Call inside the caller's transaction."""
-    year = in_zone(now(), at.time_zone).year
-    seq = NumberSequence.objects.select_for_update().filter(prefix=prefix, year=year).first()
-    if seq is None:
-        try:
-            with transaction.atomic():
-                seq = NumberSequence.objects.create(prefix=prefix, year=year, last=0)
-        except IntegrityError:
-            # Another writer created this year's row first: wait for its lock, then go on.
-            seq = NumberSequence.objects.select_for_update().get(prefix=prefix, year=year)
-    seq.last += 1
-    seq.save(update_fields=["last"])
-    return f"{prefix}-{year}-{seq.last:04d}"
+    """'DEV-2026-0001': a yearly count per prefix across sites, the year as the site's clock
+    reads it (core.numbering). Call inside the caller's transaction."""
+    year, n = numbering.allocate(prefix, site=at, yearly=True)
+    return f"{prefix}-{year}-{n:04d}"
 
 
 def refuse_self(actor: User | None, other: User | None, message: str) -> None:
