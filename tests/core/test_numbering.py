@@ -220,22 +220,31 @@ class _Apps:
     core's NumberSequence the real table."""
 
     def __init__(self, old: tuple[str, str], rows: _OldRows) -> None:
-        self.old, self.model = old, type("Old", (), {"objects": rows})
+        self.old, self.model = old, type("Old", (), {"_default_manager": rows})
 
     def get_model(self, app: str, name: str) -> Any:
         return self.model if (app, name) == self.old else NumberSequence
 
 
+def _carry(module: str) -> Any:
+    """The migration's RunPython (its first operation), checked to be the retirement."""
+    migration = importlib.import_module(module).Migration
+    carry, delete = migration.operations
+    assert ("core", "0004_shared_integrity_tables") in migration.dependencies
+    assert type(delete).__name__ == "DeleteModel"
+    return carry
+
+
 def test_each_migration_carries_the_last_values_over() -> None:
     for old, module in MIGRATIONS.items():
-        importlib.import_module(module).forward(_Apps(old, _OldRows(OLD_ROWS[old])), None)
+        _carry(module).code(_Apps(old, _OldRows(OLD_ROWS[old])), None)
     assert set(NumberSequence.objects.values_list("key", "scope", "year", "last")) == IN_CORE
 
 
 def test_numbers_continue_after_the_carry_over(make_site) -> None:  # type: ignore[no-untyped-def]
     phl = make_site(code="MFG-PHL", time_zone="America/New_York")
     old = ("manufacturing", "NumberSequence")
-    importlib.import_module(MIGRATIONS[old]).forward(_Apps(old, _OldRows(OLD_ROWS[old])), None)
+    _carry(MIGRATIONS[old]).code(_Apps(old, _OldRows(OLD_ROWS[old])), None)
     at = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
     assert _take("B", site=phl, yearly=True, scope="MFG-PHL", at=at) == [(2026, 10)]
 
@@ -254,11 +263,11 @@ def test_the_carry_over_never_lowers_a_counter() -> None:
 
 def test_each_migration_copies_the_counters_back_when_reversed() -> None:
     for old, module in MIGRATIONS.items():
-        importlib.import_module(module).forward(_Apps(old, _OldRows(OLD_ROWS[old])), None)
+        _carry(module).code(_Apps(old, _OldRows(OLD_ROWS[old])), None)
     back: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for old, module in MIGRATIONS.items():
         rows = _OldRows([])
-        importlib.import_module(module).backward(_Apps(old, rows), None)
+        _carry(module).reverse_code(_Apps(old, rows), None)
         back[old] = rows.written
     assert sorted(back[("quality", "NumberSequence")], key=str) == sorted(
         [

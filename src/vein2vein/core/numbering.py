@@ -10,16 +10,16 @@ America/New_York still this year.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
-from django.db import models, transaction
+from django.db import migrations, models, transaction
 
 from .errors import Conflict
 from .models import NumberSequence, Site
 from .time import in_zone, now
 
-__all__ = ["Allocated", "allocate", "carry_over", "hold", "year_at"]
+__all__ = ["Allocated", "allocate", "carry_over", "hold", "retire_counter", "year_at"]
 
 
 class Allocated(NamedTuple):
@@ -117,3 +117,38 @@ def carry_over(model: type[models.Model], rows: Iterable[tuple[str, str, int, in
             row.save(update_fields=["last"])
             written += 1
     return written
+
+
+CoreRow = tuple[str, str, int, int]
+
+
+def retire_counter(
+    app_label: str,
+    model_name: str,
+    *,
+    fields: tuple[str, ...],
+    to_core: Callable[..., CoreRow],
+    from_core: Callable[[str, str, int, int], dict[str, Any] | None],
+) -> migrations.RunPython:
+    """The data migration that retires an app's own counter model: forward, its rows (the
+    `fields`, the count last) become core counters through `to_core(*row)`; backward, core's
+    counters that `from_core(key, scope, year, last)` maps (to the old fields, or None: not
+    this app's) are copied back, so the app's old code would continue the count too."""
+    lookup, count = fields[:-1], fields[-1]
+
+    def forward(apps: Any, schema_editor: Any) -> None:
+        old = apps.get_model(app_label, model_name)
+        rows = old._default_manager.values_list(*fields)
+        carry_over(apps.get_model("core", "NumberSequence"), (to_core(*row) for row in rows))
+
+    def backward(apps: Any, schema_editor: Any) -> None:
+        old = apps.get_model(app_label, model_name)
+        core = apps.get_model("core", "NumberSequence")._default_manager
+        for row in core.values_list("key", "scope", "year", "last"):
+            values = from_core(*row)
+            if values is not None:
+                old._default_manager.update_or_create(
+                    **{f: values[f] for f in lookup}, defaults={count: values[count]}
+                )
+
+    return migrations.RunPython(forward, backward)

@@ -1,41 +1,29 @@
-"""Retire chain's own counter (IdentifierSequence: COI and DIN per FIN and two-digit year): its last values move to core.NumberSequence, the one
+"""Retire chain's own counter: its last values move to core.NumberSequence, the one
 allocator (core.numbering), so numbering continues and no number is issued twice. Reversible:
-going back recreates the table and copies the counters back."""
+going back recreates the table and copies the counters back.
+
+IdentifierSequence: COI and DIN per FIN and two-digit year; the FIN becomes the scope.
+"""
 
 from django.db import migrations
 
-from vein2vein.core.numbering import carry_over
+from vein2vein.core.numbering import retire_counter
 
 
-def to_core(row: tuple[str, str, str, int]) -> tuple[str, str, int, int]:
-    """(kind 'coi', FIN, two-digit year '26', last) -> core ('COI', FIN, 2026, last): the FIN
-    the identifier carries is the scope."""
-    kind, fin, year, last = row
-    return kind.upper(), fin, 2000 + int(year), last
-
-
-def from_core(key: str, scope: str, year: int) -> dict[str, object] | None:
+def from_core(key: str, scope: str, year: int, last: int) -> dict[str, object] | None:
+    """('COI', 'B2345', 2026, 5) -> kind 'coi', fin 'B2345', year '26'."""
     if key in ("COI", "DIN") and scope and 2000 <= year < 2100:
-        return {"kind": key.lower(), "fin": scope, "year": f"{year % 100:02d}"}
+        return {"kind": key.lower(), "fin": scope, "year": f"{year % 100:02d}", "last": last}
     return None
 
 
-def forward(apps, schema_editor):  # type: ignore[no-untyped-def]
-    old = apps.get_model("chain", "IdentifierSequence")
-    carry_over(
-        apps.get_model("core", "NumberSequence"),
-        (to_core(row) for row in old.objects.values_list("kind", "fin", "year", "last")),
-    )
-
-
-def backward(apps, schema_editor):  # type: ignore[no-untyped-def]
-    old = apps.get_model("chain", "IdentifierSequence")
-    for key, scope, year, last in apps.get_model("core", "NumberSequence").objects.values_list(
-        "key", "scope", "year", "last"
-    ):
-        values = from_core(key, scope, year)
-        if values is not None:
-            old.objects.update_or_create(**values, defaults={"last": last})
+CARRY = retire_counter(
+    "chain",
+    "IdentifierSequence",
+    fields=("kind", "fin", "year", "last"),
+    to_core=lambda kind, fin, year, last: (kind.upper(), fin, 2000 + int(year), last),
+    from_core=from_core,
+)
 
 
 class Migration(migrations.Migration):
@@ -44,7 +32,4 @@ class Migration(migrations.Migration):
         ("core", "0004_shared_integrity_tables"),
     ]
 
-    operations = [
-        migrations.RunPython(forward, backward),
-        migrations.DeleteModel(name="IdentifierSequence"),
-    ]
+    operations = [CARRY, migrations.DeleteModel(name="IdentifierSequence")]

@@ -1,43 +1,25 @@
-"""Retire documents's own counter (DocumentNumberCounter: SOP, WI, FRM, SPEC, MBR, no year): its last values move to core.NumberSequence, the one
+"""Retire documents's own counter: its last values move to core.NumberSequence, the one
 allocator (core.numbering), so numbering continues and no number is issued twice. Reversible:
-going back recreates the table and copies the counters back."""
+going back recreates the table and copies the counters back.
+
+DocumentNumberCounter: SOP, WI, FRM, SPEC, MBR, no site, no year.
+"""
 
 from django.db import migrations
 
-from vein2vein.core.numbering import carry_over
-
+from vein2vein.core.numbering import retire_counter
 
 KEYS = ("SOP", "WI", "FRM", "SPEC", "MBR")
 
-
-def to_core(row: tuple[str, int]) -> tuple[str, str, int, int]:
-    """(prefix, last_number) -> core (key, '', 0, last): one count, no site, no year."""
-    prefix, last = row
-    return prefix, "", 0, last
-
-
-def from_core(key: str, scope: str, year: int) -> dict[str, object] | None:
-    if key in KEYS and not scope and not year:
-        return {"prefix": key}
-    return None
-
-
-def forward(apps, schema_editor):  # type: ignore[no-untyped-def]
-    old = apps.get_model("documents", "DocumentNumberCounter")
-    carry_over(
-        apps.get_model("core", "NumberSequence"),
-        (to_core(row) for row in old.objects.values_list("prefix", "last_number")),
-    )
-
-
-def backward(apps, schema_editor):  # type: ignore[no-untyped-def]
-    old = apps.get_model("documents", "DocumentNumberCounter")
-    for key, scope, year, last in apps.get_model("core", "NumberSequence").objects.values_list(
-        "key", "scope", "year", "last"
-    ):
-        values = from_core(key, scope, year)
-        if values is not None:
-            old.objects.update_or_create(**values, defaults={"last_number": last})
+CARRY = retire_counter(
+    "documents",
+    "DocumentNumberCounter",
+    fields=("prefix", "last_number"),
+    to_core=lambda prefix, last: (prefix, "", 0, last),
+    from_core=lambda key, scope, year, last: (
+        {"prefix": key, "last_number": last} if key in KEYS and not scope and not year else None
+    ),
+)
 
 
 class Migration(migrations.Migration):
@@ -46,7 +28,4 @@ class Migration(migrations.Migration):
         ("core", "0004_shared_integrity_tables"),
     ]
 
-    operations = [
-        migrations.RunPython(forward, backward),
-        migrations.DeleteModel(name="DocumentNumberCounter"),
-    ]
+    operations = [CARRY, migrations.DeleteModel(name="DocumentNumberCounter")]

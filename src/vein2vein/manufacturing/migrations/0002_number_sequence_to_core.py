@@ -1,42 +1,30 @@
-"""Retire manufacturing's own counter (NumberSequence: B-<site code> per year): its last values move to core.NumberSequence, the one
+"""Retire manufacturing's own counter: its last values move to core.NumberSequence, the one
 allocator (core.numbering), so numbering continues and no number is issued twice. Reversible:
-going back recreates the table and copies the counters back."""
+going back recreates the table and copies the counters back.
+
+NumberSequence: B-<site code> per year; the site code becomes the scope.
+"""
 
 from django.db import migrations
 
-from vein2vein.core.numbering import carry_over
+from vein2vein.core.numbering import retire_counter
 
 
-def to_core(row: tuple[str, int, int]) -> tuple[str, str, int, int]:
-    """(prefix 'B-MFG-PHL', year, last) -> core ('B', 'MFG-PHL', year, last): the site code
-    the batch number carries becomes the scope."""
-    prefix, year, last = row
+def to_core(prefix: str, year: int, last: int) -> tuple[str, str, int, int]:
+    """('B-MFG-PHL', 2026, 9) -> ('B', 'MFG-PHL', 2026, 9)."""
     key, _, scope = prefix.partition("-")
     return key, scope, year, last
 
 
-def from_core(key: str, scope: str, year: int) -> dict[str, object] | None:
-    if key == "B" and scope and year:
-        return {"prefix": f"B-{scope}", "year": year}
-    return None
-
-
-def forward(apps, schema_editor):  # type: ignore[no-untyped-def]
-    old = apps.get_model("manufacturing", "NumberSequence")
-    carry_over(
-        apps.get_model("core", "NumberSequence"),
-        (to_core(row) for row in old.objects.values_list("prefix", "year", "last")),
-    )
-
-
-def backward(apps, schema_editor):  # type: ignore[no-untyped-def]
-    old = apps.get_model("manufacturing", "NumberSequence")
-    for key, scope, year, last in apps.get_model("core", "NumberSequence").objects.values_list(
-        "key", "scope", "year", "last"
-    ):
-        values = from_core(key, scope, year)
-        if values is not None:
-            old.objects.update_or_create(**values, defaults={"last": last})
+CARRY = retire_counter(
+    "manufacturing",
+    "NumberSequence",
+    fields=("prefix", "year", "last"),
+    to_core=to_core,
+    from_core=lambda key, scope, year, last: (
+        {"prefix": f"B-{scope}", "year": year, "last": last} if key == "B" and scope else None
+    ),
+)
 
 
 class Migration(migrations.Migration):
@@ -45,7 +33,4 @@ class Migration(migrations.Migration):
         ("core", "0004_shared_integrity_tables"),
     ]
 
-    operations = [
-        migrations.RunPython(forward, backward),
-        migrations.DeleteModel(name="NumberSequence"),
-    ]
+    operations = [CARRY, migrations.DeleteModel(name="NumberSequence")]
