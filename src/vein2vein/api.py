@@ -11,6 +11,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import django_auth
 
 from .chain.api import router as chain_router
+from .core import idempotency
 from .core.api import router as core_router
 from .core.auth import TokenAuth
 from .core.errors import DomainError
@@ -33,6 +34,7 @@ api = NinjaAPI(
     docs_url="/docs",
     openapi_url="/openapi.json",
 )
+idempotency.install(api)  # Idempotency-Key on machine posts (DESIGN.md rule 8)
 
 
 def _field(loc: list[object] | tuple[object, ...]) -> str | None:

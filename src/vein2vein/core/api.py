@@ -9,6 +9,7 @@ from . import selectors, services
 from .audit import verify_chain
 from .auth import token_of
 from .errors import NotFound, PermissionRefused
+from .idempotency import not_replayable
 from .models import RoleAssignment, Signature, Site, User
 from .permissions import Perm, require
 from .privacy import visible_changes
@@ -212,6 +213,7 @@ def list_tokens(request: HttpRequest) -> list[object]:
 
 
 @router.post("/tokens", response={201: TokenCreatedOut, **ERRORS}, tags=["tokens"])
+@not_replayable
 def create_token(request: HttpRequest, payload: TokenIn) -> Status[TokenCreatedOut]:
     """Needs the browser session (a password login): a stolen token must not mint others."""
     if token_of(request) is not None:
