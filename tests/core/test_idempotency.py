@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
+from django.db import connection, connections
 from django.db.models.signals import post_save
 from django.test import Client
 
@@ -207,3 +209,50 @@ def test_committed_write_and_key_survive_together(admin_user):
     again = post("/api/v1/sites", NEW_SITE, "k-9", headers)
     assert again["Idempotent-Replayed"] == "true"
     assert Site.objects.filter(code="QC-LAB").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_one_key_write_once(admin_user):
+    """Two requests with one key in flight together: the second cannot see the first's key yet
+    and runs its service, but its write waits on the audit-chain lock, then finds the key and
+    rolls back (409 naming the header). One write, never two."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: two connections writing at once")
+    headers = bearer(admin_user)
+    inside, release = threading.Event(), threading.Event()
+    results: dict[str, object] = {}
+
+    def hold(sender, instance, created, **kw):  # type: ignore[no-untyped-def]
+        if threading.current_thread().name == "first" and instance.action == "site.created":
+            inside.set()  # the first request's key row is inserted, not committed
+            release.wait(20)
+
+    def run(body: dict) -> None:
+        try:
+            results[threading.current_thread().name] = post("/api/v1/sites", body, "one", headers)
+        finally:
+            connections.close_all()
+
+    post_save.connect(hold, sender=AuditEvent, dispatch_uid="test-hold")
+    try:
+        first = threading.Thread(target=run, name="first", args=(NEW_SITE,))
+        first.start()
+        assert inside.wait(20)
+        second = threading.Thread(
+            target=run, name="second", args=({**NEW_SITE, "code": "QC-LAB2"},)
+        )
+        second.start()
+        second.join(2)  # it gets as far as the audit-chain lock the first one holds
+        release.set()
+        first.join(20)
+        second.join(20)
+    finally:
+        release.set()
+        post_save.disconnect(dispatch_uid="test-hold", sender=AuditEvent)
+    a, b = results["first"], results["second"]
+    assert a.status_code == 201, a.content  # type: ignore[attr-defined]
+    assert b.status_code == 409, b.content  # type: ignore[attr-defined]
+    assert b.json()["field"] == "Idempotency-Key"  # type: ignore[attr-defined]
+    assert Site.objects.filter(code__in=["QC-LAB", "QC-LAB2"]).count() == 1
+    assert IdempotencyKey.objects.filter(key="one").count() == 1
