@@ -75,3 +75,14 @@ def qa_reviewer(make_user) -> User:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def inspector(make_user) -> User:  # type: ignore[no-untyped-def]
     return make_user(Role.INSPECTOR, username="inspector1")
+
+
+@pytest.fixture
+def reviewable_site(site, admin_user) -> Site:  # type: ignore[no-untyped-def]
+    """The test site after an administrator edited its master data: a second person may then
+    review it (its performer, the last editor, is known)."""
+    from vein2vein.core import services
+
+    return services.update_site(
+        actor=admin_user, site_id=site.pk, reason="master data entered", address="1 Test Street"
+    )

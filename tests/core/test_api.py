@@ -174,7 +174,8 @@ def test_audit_events_filter_by_record(admin_user, site):
     assert events[0]["reason"] == "typo"
 
 
-def test_sign_through_api_then_signature_turns_invalid(qa_reviewer, admin_user, site):
+def test_sign_through_api_then_signature_turns_invalid(qa_reviewer, admin_user, reviewable_site):
+    site = reviewable_site
     client = Client()
     headers = bearer(qa_reviewer)
     body = {

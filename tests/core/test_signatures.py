@@ -20,6 +20,12 @@ from vein2vein.core.signing import (
 from vein2vein.core.time import now
 
 
+@pytest.fixture(autouse=True)
+def _site_entered_by_an_administrator(site, reviewable_site):  # type: ignore[no-untyped-def]
+    """Signed here as master data an administrator entered (its performer is known)."""
+    site.refresh_from_db()
+
+
 def test_sign_stores_meaning_hash_and_audit_event(qa_reviewer, site):
     sig = services.sign_record(
         actor=qa_reviewer, record=site, meaning="reviewed", password=PASSWORD, reason="ok"
@@ -200,9 +206,108 @@ def test_a_password_proof_signs_only_for_its_own_user_and_only_while_fresh(
 
 
 def test_a_record_can_restrict_what_the_generic_sign_path_may_add(qa_reviewer, site, monkeypatch):
-    from vein2vein.core.models import Site
+    import dataclasses
 
-    monkeypatch.setattr(Site, "GENERIC_SIGNATURE_MEANINGS", ("performed",), raising=False)
+    from vein2vein.core import signing
+
+    entry = signing.signable_entry("core.site")
+    narrowed = dataclasses.replace(entry, general=frozenset({"performed"}))
+    monkeypatch.setitem(signing._SIGNABLE, "core.site", narrowed)
     with nothing_written(), pytest.raises(ValidationFailed, match="own workflow") as exc:
         services.sign_record(actor=qa_reviewer, record=site, meaning="reviewed", password=PASSWORD)
     assert exc.value.field == "meaning"
+
+
+# --- the allow-list of signable records ----------------------------------------------------
+
+
+@pytest.mark.parametrize("record_type", ["core.apitoken", "core.user", "equipment.equipment"])
+def test_the_general_route_refuses_a_model_that_is_not_registered(qa_reviewer, record_type, client):
+    """Proved on a fresh demo before: a QA approver signed 'released' on a token and a user."""
+    from tests.core.test_api import bearer
+
+    target = qa_reviewer.pk
+    headers = bearer(qa_reviewer)
+    with nothing_written():
+        response = client.post(
+            "/api/v1/signatures",
+            {
+                "record_type": record_type,
+                "record_id": str(target),
+                "meaning": "released",
+                "password": PASSWORD,
+            },
+            content_type="application/json",
+            **headers,
+        )
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == "record_type"
+    assert "not a signable record" in response.json()["detail"]
+
+
+def test_signing_an_unregistered_record_is_refused_by_the_service_too(qa_reviewer):
+    from django.db import transaction
+
+    proof = services.check_password_for_signing(qa_reviewer, PASSWORD, None)
+    with nothing_written(), transaction.atomic(), pytest.raises(ValidationFailed) as exc:
+        services.apply_signature(
+            proof=proof, actor=qa_reviewer, record=qa_reviewer, meaning="approved"
+        )
+    assert exc.value.field == "record_type"
+    with nothing_written(), pytest.raises(ValidationFailed, match="not a signable"):
+        services.sign_record(
+            actor=qa_reviewer, record=qa_reviewer, meaning="reviewed", password=PASSWORD
+        )
+
+
+def test_a_meaning_not_registered_for_the_model_is_refused(qa_reviewer, site, monkeypatch):
+    """A step entry is performed and verified, never 'released'; a site narrowed to
+    'performed' refuses 'reviewed' even from its own workflow."""
+    import dataclasses
+
+    from django.db import transaction
+
+    from vein2vein.core import signing
+
+    narrowed = dataclasses.replace(
+        signing.signable_entry("core.site"), meanings=frozenset({"performed"}), general=frozenset()
+    )
+    monkeypatch.setitem(signing._SIGNABLE, "core.site", narrowed)
+    proof = services.check_password_for_signing(qa_reviewer, PASSWORD, None)
+    with nothing_written(), transaction.atomic(), pytest.raises(ValidationFailed) as exc:
+        services.apply_signature(proof=proof, actor=qa_reviewer, record=site, meaning="reviewed")
+    assert exc.value.field == "meaning"
+
+    assert "released" not in signing.signable_entry("manufacturing.stepentry").meanings
+    assert signing.signable_entry("manufacturing.stepentry").general == frozenset()
+
+
+def test_a_second_person_meaning_with_no_known_performer_is_refused(qa_reviewer, make_user):
+    """A site whose only history is the console bootstrap (the system) has no performer."""
+    from tests.core.factories import SiteFactory
+
+    bare = SiteFactory(code="BARE-1", kind="manufacturing", time_zone="Europe/Madrid")
+    make_user(Role.QA_REVIEWER, at=bare, username="qa-bare")
+    reviewer = type(qa_reviewer).objects.get(username="qa-bare")
+    with nothing_written(), pytest.raises(SignatureRefused, match="not recorded") as exc:
+        services.sign_record(actor=reviewer, record=bare, meaning="reviewed", password=PASSWORD)
+    assert exc.value.field == "meaning"
+
+
+def test_every_registered_model_names_its_site_and_performer():
+    from vein2vein.core import signing
+
+    types = signing.signable_types()
+    for expected in (
+        "core.site",
+        "chain.therapyorder",
+        "manufacturing.batch",
+        "manufacturing.stepentry",
+        "quality.deviation",
+        "materials.lot",
+        "documents.documentversion",
+    ):
+        assert expected in types
+    for entry in types.values():
+        assert callable(entry.site_of) and callable(entry.performer_of)
+        assert entry.general <= entry.meanings

@@ -263,7 +263,8 @@ def test_sign_dialog_error_is_swapped_into_the_dialog_slot(as_user, qa_reviewer,
     assert Signature.objects.count() == 0
 
 
-def test_sign_page_signs_and_shows_the_manifestation(as_user, qa_reviewer, site):
+def test_sign_page_signs_and_shows_the_manifestation(as_user, qa_reviewer, reviewable_site):
+    site = reviewable_site
     client = as_user(qa_reviewer)
     assert (
         client.get("/sign/", {"record_type": "core.site", "record_id": site.pk}).status_code == 200
@@ -276,7 +277,8 @@ def test_sign_page_signs_and_shows_the_manifestation(as_user, qa_reviewer, site)
     assert "Rita Reviewer" in page and "Reviewed" in page and "Europe/Madrid" in page
 
 
-def test_sign_htmx_success_returns_the_signatures_panel(as_user, qa_reviewer, site):
+def test_sign_htmx_success_returns_the_signatures_panel(as_user, qa_reviewer, reviewable_site):
+    site = reviewable_site
     response = as_user(qa_reviewer).post(
         "/sign/", _sign_form(site, PASSWORD), headers={"HX-Request": "true"}
     )

@@ -33,7 +33,7 @@ from .schemas import (
     UserOut,
     VerifyOut,
 )
-from .signing import is_valid, manifestation, resolve_record, signatures_for
+from .signing import is_valid, manifestation, resolve_record, resolve_signable, signatures_for
 
 router = Router()
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -149,7 +149,7 @@ def _signature_out(sig: Signature) -> SignatureOut:
 def sign(request: HttpRequest, payload: SignIn) -> Status[SignatureOut]:
     user = _user(request)
     require(user, Perm.RECORD_VIEW)
-    record = resolve_record(payload.record_type, payload.record_id)
+    record = resolve_signable(payload.record_type, payload.record_id)
     sig = services.sign_record(
         actor=user,
         record=record,

@@ -37,7 +37,7 @@ from .forms import (
 from .middleware import SESSION_SITE_KEY
 from .models import RoleAssignment, Site, User
 from .permissions import Perm, has_perm
-from .signing import manifestation, resolve_record, signatures_for
+from .signing import manifestation, resolve_signable, signatures_for
 
 View = Callable[..., HttpResponse]
 
@@ -303,7 +303,7 @@ def sign(request: HttpRequest) -> HttpResponse:
     form = SignForm(source if request.method == "POST" else None, initial=source.dict())
     record = None
     try:
-        record = resolve_record(source.get("record_type", ""), source.get("record_id", ""))
+        record = resolve_signable(source.get("record_type", ""), source.get("record_id", ""))
     except DomainError as exc:
         return render(
             request, "core/forbidden.html", {"message": exc.message}, status=exc.status_code

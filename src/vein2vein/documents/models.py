@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from vein2vein.core.models import User
+from vein2vein.core.signing import signable
 
 from .choices import DEFAULT_REVIEW_PERIOD_MONTHS, DocumentKind, VersionStatus
 
@@ -43,6 +44,11 @@ def version_upload_to(instance: DocumentVersion, filename: str) -> str:
     return f"documents/{instance.document.number}/v{instance.version}/{filename}"
 
 
+@signable(
+    meanings=("reviewed", "approved"),
+    site=lambda v: None,
+    performer=lambda v: v.created_by,
+)
 class DocumentVersion(models.Model):
     """One version of a document. Only one version of a document is effective at a time."""
 
@@ -66,8 +72,6 @@ class DocumentVersion(models.Model):
 
     # What the review and approval signatures cover: the content, not the lifecycle stamps.
     SIGNED_FIELDS = ("document_id", "version", "change_summary", "file_sha256", "effective_date")
-    # Review and approval are signed through the version's own workflow steps only.
-    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
 
     class Meta:
         ordering = ["document__number", "-version"]
@@ -101,6 +105,11 @@ class DocumentVersion(models.Model):
         return self.created_by
 
 
+@signable(
+    meanings=("reviewed",),
+    site=lambda r: None,
+    performer=lambda r: r.version.created_by,
+)
 class PeriodicReview(models.Model):
     """A periodic review of an effective version: QA confirms it is still fit for use.
 

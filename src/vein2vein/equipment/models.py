@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from vein2vein.core.models import Site, User
+from vein2vein.core.signing import signable
 from vein2vein.documents.models import Document
 
 from .choices import (
@@ -57,8 +58,6 @@ class Equipment(models.Model):
         "location",
         "status",
     )
-    # A unit is signed only through its records' own workflows.
-    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
 
     class Meta:
         ordering = ["equipment_id"]
@@ -76,6 +75,11 @@ class Equipment(models.Model):
         return f"{self.equipment_id} {self.name}"
 
 
+@signable(
+    meanings=("approved",),
+    site=lambda r: r.equipment.site,
+    performer=lambda r: r.performed_by,
+)
 class QualificationRecord(models.Model):
     """One IQ, OQ or PQ of a unit: the controlled protocol/report it was executed against,
     its result, and QA's approval signature."""
@@ -110,7 +114,6 @@ class QualificationRecord(models.Model):
         "performed_by",
         "status",
     )
-    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
 
     class Meta:
         ordering = ["equipment", "stage", "recorded_at"]
@@ -186,6 +189,11 @@ def certificate_upload_to(instance: ServiceRecord, filename: str) -> str:
     return f"equipment/{instance.equipment.equipment_id}/certificates/{filename}"
 
 
+@signable(
+    meanings=("performed",),
+    site=lambda r: r.equipment.site,
+    performer=lambda r: r.performed_by,
+)
 class ServiceRecord(models.Model):
     """One calibration or maintenance done on a unit, signed 'performed'. A failed calibration
     names the deviation it raised and owns its impact list."""
@@ -221,7 +229,6 @@ class ServiceRecord(models.Model):
         "certificate_sha256",
         "next_due_after",
     )
-    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
 
     class Meta:
         ordering = ["-performed_at", "-pk"]

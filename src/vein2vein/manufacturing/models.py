@@ -17,6 +17,7 @@ from django.db.models import Q
 
 from vein2vein.chain.models import TherapyOrder, TherapyProduct
 from vein2vein.core.models import Site
+from vein2vein.core.signing import signable
 from vein2vein.documents.models import DocumentVersion
 
 from .choices import BatchStatus, EntryFlag, EntryStatus
@@ -65,6 +66,11 @@ class MasterRecord(models.Model):
         return None
 
 
+@signable(
+    meanings=("reviewed", "approved"),
+    site=lambda b: b.site,
+    performer=lambda b: b.started_by,
+)
 class Batch(models.Model):
     """One execution of a master record: for a patient's order (autologous) or a donor lot
     (allogeneic). Carries its number and the COI identifier."""
@@ -101,8 +107,6 @@ class Batch(models.Model):
         "status",
         "started_at",
     )
-    # A batch is signed only through its own steps: QA review, and the QA approval of an abort.
-    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
 
     class Meta:
         ordering = ["-started_at"]
@@ -121,10 +125,14 @@ class Batch(models.Model):
         return self.number
 
     def signed_content(self) -> dict[str, Any]:
-        """What a QA review or an abort signs: the batch and every entry as it stands."""
+        """What a QA review or an abort attests: the batch's identity, its master record and
+        every entry as it stands. Not its workflow status: a batch that moves on after review
+        (to disposition, release) keeps its review signature valid."""
         return {
             "number": self.number,
-            "status": self.status,
+            "coi": self.coi,
+            "order": self.order_id,
+            "donor_lot": self.donor_lot,
             "master_record": self.master_record.definition_sha256,
             "entries": [
                 e.signed_content()
@@ -133,6 +141,11 @@ class Batch(models.Model):
         }
 
 
+@signable(
+    meanings=("performed", "verified"),
+    site=lambda e: e.batch.site,
+    performer=lambda e: e.performed_by,
+)
 class StepEntry(models.Model):
     """What was done at one step of a batch: the value, who and when, limits as they were,
     the flag, comment and deviation; superseded (never changed) by a correction."""
@@ -183,8 +196,6 @@ class StepEntry(models.Model):
         "corrects",
         "correction_reason",
     )
-    # Verification is signed through verify_entry only; who may sign it is the map below.
-    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
 
     class Meta:
         ordering = ["batch_id", "seq"]

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from vein2vein.core.models import Site
+from vein2vein.core.signing import signable
 
 from .choices import (
     INSPECTION_ITEMS,
@@ -132,6 +133,11 @@ class MaterialSupplier(models.Model):
         return f"{self.supplier} for {self.material.part_number}"
 
 
+@signable(
+    meanings=("released", "rejected"),
+    site=lambda lot: lot.site,
+    performer=lambda lot: lot.received_by,
+)
 class Lot(models.Model):
     """A received lot. It starts in quarantine; its release or rejection is an e-signature."""
 
@@ -175,7 +181,6 @@ class Lot(models.Model):
 
     # Release and rejection are signed through their own steps only, by QC or QA (and a
     # supervisor for materials that need no QC release: release_lot narrows by material).
-    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
     SIGNING_ROLES: dict[str, frozenset[str]] = {
         "released": NON_QC_RELEASE_ROLES,
         "rejected": NON_QC_RELEASE_ROLES,

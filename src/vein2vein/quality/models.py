@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from vein2vein.core.models import Signature, Site, User
+from vein2vein.core.signing import signable
 from vein2vein.core.time import in_zone, now
 
 from .choices import (
@@ -49,6 +50,11 @@ def _values(record: models.Model, fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 # --- deviations -----------------------------------------------------------------------------
+@signable(
+    meanings=("approved",),
+    site=lambda d: d.site,
+    performer=lambda d: d.investigator or d.raised_by,
+)
 class Deviation(models.Model):
     """An unplanned departure from a procedure, specification or expected result."""
 
@@ -188,13 +194,20 @@ class Deviation(models.Model):
         """Still active and past its due date, as today reads at the deviation's site."""
         return self.is_active and _past_due(self.due_date, self.site)
 
-    # Signed only through its workflow steps (quality services), never the generic path.
-    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
+    # Workflow state, not what the closing QA approver attested: they stay outside the hash.
+    WORKFLOW_FIELDS = ("status", "cancelled_by", "cancel_reason")
 
     def signed_content(self) -> dict[str, Any]:
-        return _values(self, self.RECORD_FIELDS)
+        """The deviation as investigated and closed; a later workflow step (a reopening
+        status, a cancellation field) leaves the closure signature valid."""
+        return _values(self, tuple(f for f in self.RECORD_FIELDS if f not in self.WORKFLOW_FIELDS))
 
 
+@signable(
+    meanings=("approved", "reviewed"),
+    site=lambda e: e.deviation.site,
+    performer=lambda e: e.deviation.investigator or e.deviation.raised_by,
+)
 class DeviationExtension(models.Model):
     """A granted due-date extension: its own signed record, so later work on the deviation
     does not invalidate the QA signature that granted it."""
@@ -221,9 +234,6 @@ class DeviationExtension(models.Model):
     @property
     def site(self) -> Site:
         return self.deviation.site
-
-    # Signed only through its workflow steps (quality services), never the generic path.
-    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
 
     def signed_content(self) -> dict[str, Any]:
         return {
@@ -429,6 +439,11 @@ class CapaAction(models.Model):
         return not self.is_finished and _past_due(self.due_date, self.capa.site)
 
 
+@signable(
+    meanings=("reviewed",),
+    site=lambda c: c.capa.site,
+    performer=lambda c: c.planned_by,
+)
 class EffectivenessCheck(models.Model):
     """Did the actions work? Planned with criteria and a due date, then signed pass or fail.
     A failed check leaves the CAPA open for more actions and a new check."""
@@ -470,9 +485,6 @@ class EffectivenessCheck(models.Model):
     def is_overdue(self) -> bool:
         return not self.result and _past_due(self.due_date, self.capa.site)
 
-    # Signed only through its workflow steps (quality services), never the generic path.
-    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
-
     def signed_content(self) -> dict[str, Any]:
         return {
             "capa": self.capa.number,
@@ -485,6 +497,11 @@ class EffectivenessCheck(models.Model):
 
 
 # --- change control -------------------------------------------------------------------------
+@signable(
+    meanings=("approved",),
+    site=lambda c: c.site,
+    performer=lambda c: c.requested_by,
+)
 class ChangeControl(models.Model):
     """A planned change: what, why, what it touches, its impact, approvals, implementation."""
 
@@ -590,9 +607,6 @@ class ChangeControl(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in CHANGE_ACTIVE
-
-    # Signed only through its workflow steps (quality services), never the generic path.
-    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
 
     def signed_content(self) -> dict[str, Any]:
         return _values(self, self.SIGNED_FIELDS)

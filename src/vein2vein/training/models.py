@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from vein2vein.core.choices import Role
 from vein2vein.core.models import Site, User
+from vein2vein.core.signing import signable
 from vein2vein.documents.models import Document, DocumentVersion
 
 from .choices import (
@@ -165,6 +166,11 @@ class CurriculumItem(models.Model):
         return self.qualification_type.code
 
 
+@signable(
+    meanings=("performed", "verified"),
+    site=lambda a: a.site,
+    performer=lambda a: a.trainee,
+)
 class TrainingAssignment(models.Model):
     """Read and understand one version of one document. Once completed it is the training
     record: it keeps which version was read, who signed and when."""
@@ -243,9 +249,6 @@ class TrainingAssignment(models.Model):
     def is_overdue(self, at: dt.datetime) -> bool:
         return self.is_open and self.due_at <= at
 
-    # Signed only through the training services (completion, sign-off), never the generic path.
-    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
-
     def signed_content(self) -> dict[str, Any]:
         """What the trainee's and trainer's signatures cover: who read which version (with the
         file's hash). Not the status, which the trainer's sign-off changes afterwards."""
@@ -260,6 +263,11 @@ class TrainingAssignment(models.Model):
         }
 
 
+@signable(
+    meanings=("approved",),
+    site=lambda q: q.site,
+    performer=lambda q: q.user,
+)
 class Qualification(models.Model):
     """A qualification granted to a person by a supervisor (signed, meaning approved).
 
@@ -334,9 +342,6 @@ class Qualification(models.Model):
         if self.expires_at <= at:
             return "expired"
         return "valid"
-
-    # Granted by signature only through the training services, never the generic path.
-    GENERIC_SIGNATURE_MEANINGS: tuple[str, ...] = ()
 
     def signed_content(self) -> dict[str, Any]:
         """What the granting signature covers: who, what, where, from when until when."""

@@ -21,6 +21,7 @@ from ..signing import (
     record_site,
     record_zone,
     require_second_person,
+    signable_entry,
 )
 from ..time import now
 from ..transactions import in_service_transaction as _in_service_transaction
@@ -110,6 +111,16 @@ def _meaning(meaning: str) -> SignatureMeaning:
     return SignatureMeaning(meaning)
 
 
+def _require_registered_meaning(record: models.Model, meaning: SignatureMeaning) -> None:
+    entry = signable_entry(record)
+    if meaning not in entry.meanings:
+        raise ValidationFailed(
+            f"a {record._meta.verbose_name} is not signed as '{meaning}'; it is signed as: "
+            f"{', '.join(sorted(entry.meanings))}",
+            field="meaning",
+        )
+
+
 def _signing_roles(meaning: SignatureMeaning, record: models.Model) -> frozenset[str] | None:
     """The roles a record's own workflow lets sign `meaning` (a model's `SIGNING_ROLES`, e.g. a
     material lot released by QC or QA), or None for the general map."""
@@ -152,6 +163,7 @@ def apply_signature(
     if not _in_service_transaction():
         raise RuntimeError("apply_signature must run inside the caller's transaction.atomic()")
     sig_meaning = _meaning(meaning)
+    _require_registered_meaning(record, sig_meaning)
     _require_signing_role(actor, sig_meaning, record)
     why = _validate.text(reason, "reason", max_length=2000, required=False)
     # Lock and re-read the record: the hash must cover what is stored, not a stale copy.
@@ -207,15 +219,16 @@ def sign_record(
     request: HttpRequest | None = None,
     performed_by: User | None = None,
 ) -> Signature:
-    """Sign `record` with `meaning`. The signature stores a SHA-256 of the signed content, so
-    a later change to the record shows the signature as no longer valid.
+    """Sign `record` with `meaning` through the general route. The signature stores a SHA-256
+    of the signed content, so a later change to the record shows the signature as no longer
+    valid.
 
-    A record whose signatures belong to its own workflow (a document's review and approval)
-    declares `GENERIC_SIGNATURE_MEANINGS`, the meanings this general path may add to it.
+    Only a model registered with `core.signing.signable` is signed, and only with its
+    `general` meanings; a record whose signatures belong to its own workflow (a document's
+    review and approval) is signed through that workflow's service.
     """
     sig_meaning = _meaning(meaning)
-    allowed = getattr(type(record), "GENERIC_SIGNATURE_MEANINGS", None)
-    if allowed is not None and sig_meaning not in allowed:
+    if sig_meaning not in signable_entry(record).general:
         raise ValidationFailed(
             f"a {record._meta.verbose_name} is signed as '{meaning}' only through its own "
             "workflow step",
