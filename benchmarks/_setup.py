@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 
 def configure() -> str:
@@ -96,3 +97,150 @@ def report(label: str, rate: float, seconds: float) -> None:
 
 def ratio(label: str, value: float) -> None:
     print(f"  {label + ':':<34} {value:10.1f} x")
+
+
+def env_int(name: str, quick: int) -> int:
+    """An integer from the environment (full-size runs), or the quick default of `make bench`."""
+    return int(os.environ.get(name) or quick)
+
+
+def physical_limit(objs: list[Any]) -> float:
+    """Rows/s for the same rows written with the driver itself (psycopg or sqlite3): one INSERT
+    and one COMMIT per row, the durability of one user action, on a new connection with the
+    project's own connection options (SQLite: WAL, synchronous=NORMAL, BEGIN IMMEDIATE).
+
+    The rows go into a scratch copy of their table with the same indexes (PostgreSQL:
+    `LIKE ... INCLUDING ALL`; SQLite: the table's and indexes' own CREATE statements), so the
+    audit trail is not touched; values are converted for the database before the timing.
+    """
+    from django.db import connection
+
+    model = type(objs[0])
+    table = model._meta.db_table
+    scratch = f"bench_limit_{table}"
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    values = [[f.get_db_prep_save(getattr(o, f.attname), connection) for f in fields] for o in objs]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    raw = connection.get_new_connection(connection.get_connection_params())
+    cur = raw.cursor()
+    if connection.vendor == "sqlite":
+        raw.isolation_level = None  # explicit BEGIN IMMEDIATE ... COMMIT, as Django does
+        cur.execute(f'DROP TABLE IF EXISTS "{scratch}"')
+        cur.execute(
+            "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
+            "AND type IN ('table', 'index') "
+            "ORDER BY type = 'index'",
+            [table],
+        )
+        for (sql,) in cur.fetchall():
+            sql = sql.replace(f'"{table}"', f'"{scratch}"')
+            sql = sql.replace('INDEX "', 'INDEX "bl_')
+            cur.execute(sql)
+        insert = f'INSERT INTO "{scratch}" ({columns}) VALUES ({", ".join("?" * len(fields))})'
+        start = time.perf_counter()
+        for row in values:
+            cur.execute("BEGIN IMMEDIATE")
+            cur.execute(insert, row)
+            cur.execute("COMMIT")
+        elapsed = time.perf_counter() - start
+        cur.execute(f'DROP TABLE "{scratch}"')
+    else:
+        raw.autocommit = False
+        cur.execute(f'DROP TABLE IF EXISTS "{scratch}"')
+        cur.execute(f'CREATE TABLE "{scratch}" (LIKE "{table}" INCLUDING ALL)')
+        raw.commit()
+        insert = f'INSERT INTO "{scratch}" ({columns}) VALUES ({", ".join(["%s"] * len(fields))})'
+        start = time.perf_counter()
+        for row in values:
+            cur.execute(insert, row)
+            raw.commit()
+        elapsed = time.perf_counter() - start
+        cur.execute(f'DROP TABLE "{scratch}"')
+        raw.commit()
+    raw.close()
+    return len(objs) / elapsed
+
+
+def limit_ratio(label: str, rate: float, limit: float) -> None:
+    """A service rate as a fraction of the physical limit (the issue's goal is >= 0.5)."""
+    verdict = "ok" if rate / limit >= 0.5 else "below the 0.5 goal"
+    print(f"  {label + ' / limit:':<34} {rate / limit:10.2f}    ({verdict})")
+
+
+PASSWORD = secrets.token_urlsafe(12) + "Aa1!"
+COA = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def person(site: Any, username: str, *roles: str) -> Any:
+    """A user with `roles` at `site` (written directly: set-up, not what is measured)."""
+    import datetime as dt
+
+    from vein2vein.core.models import RoleAssignment, User
+
+    user = User.objects.create(username=username, full_name=f"Bench {username}")
+    user.set_password(PASSWORD)
+    user.save(update_fields=["password"])
+    for role in roles:
+        RoleAssignment.objects.create(
+            user=user, site=site, role=role, granted_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+        )
+    return user
+
+
+def material_lots(site: Any, part: str, count: int, *, release: bool) -> tuple[list[Any], Any]:
+    """`count` lots of a new material `part` from an approved supplier, received through the
+    materials services (released too when `release`); returns (lots, the QC user)."""
+    import datetime as dt
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from vein2vein.core.time import now
+    from vein2vein.materials import services as materials
+
+    qa = person(site, f"qa-{part}", "qa_reviewer")
+    qc = person(site, f"qc-{part}", "qc_analyst")
+    goods_in = person(site, f"in-{part}", "logistics")
+    today = now().date()
+    supplier = materials.create_supplier(
+        actor=qa,
+        name=f"Supplier of {part}",
+        status="approved",
+        qualification_date=today - dt.timedelta(days=100),
+        reevaluation_due=today + dt.timedelta(days=300),
+        contact="qa@example.org",
+    )
+    material = materials.create_material(
+        actor=qa,
+        part_number=part,
+        name=f"Bench reagent {part}",
+        kind="reagent",
+        unit="vial",
+        storage_condition="2_8c",
+    )
+    materials.approve_supplier_for_material(
+        actor=qa, material_id=material.pk, supplier_id=supplier.pk
+    )
+    inspected = dict.fromkeys(
+        ("packaging_intact", "labels_match", "temperature_ok", "coa_matches"), True
+    )
+    lots = []
+    for i in range(count):
+        lot = materials.receive_lot(
+            actor=goods_in,
+            site_id=site.pk,
+            material_id=material.pk,
+            supplier_id=supplier.pk,
+            supplier_lot=f"{part}-{i:06d}",
+            quantity="100000",
+            expiry_date=today + dt.timedelta(days=200),
+            location="Bench fridge",
+            inspection=inspected,
+            coa_file=SimpleUploadedFile(f"coa-{i}.pdf", COA),
+        )
+        if release:
+            lot = materials.release_lot(actor=qc, lot_id=lot.pk, password=PASSWORD, reason="CoA ok")
+        lots.append(lot)
+    return lots, qc
