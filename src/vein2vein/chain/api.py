@@ -2,8 +2,8 @@
 
 Routes: products (list, get, create, correct); patients (list, enroll, get, correct; clinical
 roles only); orders (list, create, get, cancel); slots (calendar, set capacity; book,
-reschedule, cancel a booking); collection (record, correct, get); receipt (receive, get);
-custody (hand off, advance, the vein-to-vein timeline).
+reschedule, cancel a booking); collection (record, correct, get); receipt (receive, get, QA
+disposition); custody (hand off, advance, the vein-to-vein timeline).
 
 A caller reads the orders of the sites where they hold a role (`selectors.orders_for`); an
 order elsewhere is "not found". A patient's name, date of birth and site patient ID are in
@@ -62,6 +62,7 @@ from .schemas import (
     ProductOut,
     ProductPatch,
     ReasonIn,
+    ReceiptDispositionIn,
     ReceiptOut,
     ReceiveIn,
     RescheduleIn,
@@ -242,6 +243,10 @@ def _receipt_out(r: Receipt) -> ReceiptOut:
         rejection_reason=r.rejection_reason,
         deviations=[str(d) for d in r.deviations],
         order_status=r.order.status,
+        quarantined=r.quarantined,
+        disposition_by=r.disposition_by.username if r.disposition_by else None,
+        disposition_at=r.disposition_at,
+        disposition_reason=r.disposition_reason,
     )
 
 
@@ -536,7 +541,11 @@ def get_collection(request: HttpRequest, order_id: int) -> CollectionOut:
 
 # --- receipt and custody ----------------------------------------------------------------------
 def _receipt(o: TherapyOrder) -> Receipt:
-    found = Receipt.objects.select_related("order", "site", "received_by").filter(order=o).first()
+    found = (
+        Receipt.objects.select_related("order", "site", "received_by", "disposition_by")
+        .filter(order=o)
+        .first()
+    )
     if found is None:
         raise NotFound(f"order {o.coi} has not been received", field="order_id")
     return found
@@ -557,6 +566,18 @@ def receive_collection(
 def get_receipt(request: HttpRequest, order_id: int) -> ReceiptOut:
     user = _view(request)
     return _receipt_out(_receipt(_order(user, order_id)))
+
+
+@router.post("/orders/{int:order_id}/receipt/disposition", response={200: ReceiptOut, **ERRORS})
+def disposition_receipt(
+    request: HttpRequest, order_id: int, payload: ReceiptDispositionIn
+) -> ReceiptOut:
+    """QA dispositions a quarantined receipt, signed with the password: `accepted` lets a
+    batch start, `rejected` rejects the order. Not quarantined: 409; not QA: 403."""
+    user = _user(request)
+    o = _order(user, order_id)
+    services.disposition_receipt(actor=user, order_id=o.pk, request=request, **payload.dict())
+    return _receipt_out(_receipt(o))
 
 
 @router.post("/orders/{int:order_id}/handoff", response={201: CustodyEventOut, **ERRORS})

@@ -35,7 +35,8 @@ ORDER_TRANSITIONS: dict[str, frozenset[str]] = {
     S.SCHEDULED: frozenset({S.ORDERED, S.SCHEDULED, S.COLLECTED, S.CANCELLED}),
     S.COLLECTED: frozenset({S.IN_TRANSIT, S.RECEIVED, S.REJECTED, S.CANCELLED}),
     S.IN_TRANSIT: frozenset({S.IN_TRANSIT, S.RECEIVED, S.REJECTED, S.CANCELLED}),
-    S.RECEIVED: frozenset({S.IN_MANUFACTURING, S.CANCELLED}),
+    # QA may reject received material (a quarantined receipt's disposition).
+    S.RECEIVED: frozenset({S.IN_MANUFACTURING, S.REJECTED, S.CANCELLED}),
     S.IN_MANUFACTURING: frozenset({S.IN_QC, S.REJECTED}),
     S.IN_QC: frozenset({S.RELEASED, S.REJECTED}),
     S.RELEASED: frozenset({S.SHIPPED}),
@@ -98,6 +99,13 @@ class CustodyKind(models.TextChoices):
 class ReceiptDecision(models.TextChoices):
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected"
+    # Received outside the product's temperature range: held until QA dispositions it.
+    QUARANTINE = "quarantine", "Quarantined (QA disposition pending)"
+
+
+# What the goods-in operator may decide; quarantine follows from the temperature, and only
+# QA's disposition takes a receipt out of it.
+RECEIPT_VERDICTS = (ReceiptDecision.ACCEPTED, ReceiptDecision.REJECTED)
 
 
 class IdentifierKind(models.TextChoices):

@@ -277,6 +277,28 @@ class ReceiveForm(forms.Form):
     )
 
 
+class ReceiptDispositionForm(forms.Form):
+    """QA's signed disposition of a quarantined receipt."""
+
+    decision = forms.ChoiceField(
+        label="Disposition",
+        choices=[
+            ("accepted", "Accept: the material may start a batch"),
+            ("rejected", "Reject: the order is rejected"),
+        ],
+        widget=forms.RadioSelect,
+    )
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Why (the deviation's assessment, the logger trace, the SOP)",
+    )
+    password = forms.CharField(
+        label="Password (e-signature)",
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+
+
 # --- patients and products ------------------------------------------------------------------------
 
 

@@ -15,7 +15,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from vein2vein.core.choices import Role
 from vein2vein.core.models import Site
+from vein2vein.core.signing import signable
 from vein2vein.standards import iso7064
 
 from .choices import (
@@ -300,9 +302,15 @@ class Collection(models.Model):
         return self.ended_at - self.started_at
 
 
+@signable(
+    meanings=("approved", "rejected"),
+    site=lambda r: r.site,
+    performer=lambda r: r.received_by,
+)
 class Receipt(models.Model):
     """The apheresis bag arriving at manufacturing: what was scanned, how it matched, the
-    arrival temperature and the shipper's data-logger summary, accepted or rejected."""
+    arrival temperature and the shipper's data-logger summary, accepted or rejected. A bag
+    outside the product's temperature range is quarantined until QA dispositions it."""
 
     order = models.OneToOneField(TherapyOrder, on_delete=models.PROTECT, related_name="receipt")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
@@ -319,6 +327,16 @@ class Receipt(models.Model):
     decision = models.CharField(max_length=10, choices=ReceiptDecision.choices)
     rejection_reason = models.TextField(blank=True)
     deviations = models.JSONField(default=list, help_text="Numbers of deviations raised")
+    disposition_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="QA who dispositioned a quarantined receipt",
+    )
+    disposition_at = models.DateTimeField(null=True, blank=True)
+    disposition_reason = models.TextField(blank=True)
 
     RECORD_FIELDS = (
         "site",
@@ -333,10 +351,36 @@ class Receipt(models.Model):
         "decision",
         "rejection_reason",
         "deviations",
+        "disposition_by",
+        "disposition_at",
+        "disposition_reason",
     )
+    # A quarantined receipt is released or rejected by QA only (not a supervisor's approval).
+    SIGNING_ROLES: dict[str, frozenset[str]] = {
+        "approved": frozenset({Role.QA_APPROVER}),
+        "rejected": frozenset({Role.QA_APPROVER}),
+    }
 
     def __str__(self) -> str:
         return f"{self.order.coi} receipt ({self.decision})"
+
+    @property
+    def quarantined(self) -> bool:
+        return self.decision == ReceiptDecision.QUARANTINE
+
+    def signed_content(self) -> dict[str, Any]:
+        """What QA's disposition attests: the bag as measured and the decision taken."""
+        return {
+            "order": self.order_id,
+            "arrival_temperature_c": self.arrival_temperature_c,
+            "logger_serial": self.logger_serial,
+            "logger_min_c": self.logger_min_c,
+            "logger_max_c": self.logger_max_c,
+            "temperature_ok": self.temperature_ok,
+            "deviations": self.deviations,
+            "decision": self.decision,
+            "disposition_reason": self.disposition_reason,
+        }
 
 
 class CustodyEvent(models.Model):

@@ -27,6 +27,7 @@ class ChainPerm(StrEnum):
     PRODUCT_MANAGE = "chain.product.manage"
     COLLECTION_RECORD = "chain.collection.record"
     RECEIVE = "chain.receipt.record"
+    RECEIPT_DISPOSITION = "chain.receipt.disposition"
     HANDOFF = "chain.custody.handoff"
     ADVANCE = "chain.order.advance"
 
@@ -34,6 +35,7 @@ class ChainPerm(StrEnum):
 CLINICAL = frozenset({Role.CLINICAL_SITE})
 PLANNERS = frozenset({Role.CLINICAL_SITE, Role.LOGISTICS, Role.SUPERVISOR})
 RECEIVERS = frozenset({Role.OPERATOR, Role.SUPERVISOR, Role.LOGISTICS})
+QA_DISPOSITION = frozenset({Role.QA_APPROVER})
 HANDLERS = frozenset(
     {Role.CLINICAL_SITE, Role.OPERATOR, Role.SUPERVISOR, Role.LOGISTICS, Role.QC_ANALYST}
 )
@@ -50,6 +52,8 @@ register_permissions(
         ChainPerm.PRODUCT_MANAGE: frozenset({Role.SUPERVISOR, Role.QA_APPROVER}),
         ChainPerm.COLLECTION_RECORD: CLINICAL,
         ChainPerm.RECEIVE: RECEIVERS,
+        # A quarantined receipt is released or rejected by QA only.
+        ChainPerm.RECEIPT_DISPOSITION: QA_DISPOSITION,
         ChainPerm.HANDOFF: HANDLERS,
         # The widest set; `ADVANCE_ROLES` narrows it per target stage.
         ChainPerm.ADVANCE: frozenset(

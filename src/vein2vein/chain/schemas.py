@@ -340,6 +340,20 @@ class ReceiptOut(Schema):
     rejection_reason: str
     deviations: list[str]
     order_status: str
+    quarantined: bool = Field(
+        False, description="Received outside the temperature range; QA disposition pending"
+    )
+    disposition_by: str | None = None
+    disposition_at: dt.datetime | None = None
+    disposition_reason: str = ""
+
+
+class ReceiptDispositionIn(Schema):
+    """QA's signed disposition of a quarantined receipt."""
+
+    decision: str = Field(..., examples=["accepted"], description="accepted or rejected")
+    reason: str = Field(..., max_length=2000, examples=["Logger shows 40 min at 9 °C; SOP-123"])
+    password: str = Field(..., max_length=256)
 
 
 class HandoffIn(Schema):

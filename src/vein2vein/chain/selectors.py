@@ -20,7 +20,7 @@ from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import ROLE_PERMISSIONS, active_roles
 from vein2vein.core.time import now
 
-from .choices import CLOCK_RUNNING, HOLDS_SLOT, CustodyKind, OrderStatus
+from .choices import CLOCK_RUNNING, HOLDS_SLOT, CustodyKind, OrderStatus, ReceiptDecision
 from .models import (
     Collection,
     CustodyEvent,
@@ -310,3 +310,15 @@ def may_see_patient(user: User, patient_id: str) -> bool:
         return False
     site_id = Patient.objects.filter(pk=int(patient_id)).values_list("site_id", flat=True).first()
     return site_id is not None and site_id in identity_site_ids(user)
+
+
+def receipt_hold(order: TherapyOrder) -> str | None:
+    """Why the order's received material may not go into manufacturing yet, or None: a
+    quarantined receipt waits for QA's disposition. The start-batch interlock reads it."""
+    receipt = Receipt.objects.filter(order_id=order.pk).only("decision").first()
+    if receipt is None or receipt.decision != ReceiptDecision.QUARANTINE:
+        return None
+    return (
+        f"order {order.coi}: its receipt is quarantined (received outside the product's "
+        "temperature range); QA must disposition it before a batch starts"
+    )

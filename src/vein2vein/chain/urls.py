@@ -17,6 +17,11 @@ urlpatterns = [
     ),
     path("orders/<int:order_id>/handoff/", views.order_handoff, name="order_handoff"),
     path("orders/<int:order_id>/receive/", views.order_receive, name="order_receive"),
+    path(
+        "orders/<int:order_id>/receipt/disposition/",
+        views.receipt_disposition,
+        name="receipt_disposition",
+    ),
     path("orders/<int:order_id>/cancel/", views.order_cancel, name="order_cancel"),
     path("receive/", views.goods_in, name="goods_in"),
     path("calendar/", views.capacity_calendar, name="capacity_calendar"),

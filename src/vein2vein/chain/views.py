@@ -289,7 +289,9 @@ def _timeline_rows(entries: list[selectors.TimelineEntry]) -> list[TimelineRow]:
     return rows
 
 
-def _actions(user: User, o: TherapyOrder, has_collection: bool) -> list[tuple[str, str, str]]:
+def _actions(
+    user: User, o: TherapyOrder, has_collection: bool, quarantined: bool = False
+) -> list[tuple[str, str, str]]:
     """(label, url, test id) of what this user may do next with this order."""
     sites = [o.ordering_site, o.collection_site, o.manufacturing_site]
     out: list[tuple[str, str, str]] = []
@@ -314,6 +316,14 @@ def _actions(user: User, o: TherapyOrder, has_collection: bool) -> list[tuple[st
         ChainPerm.RECEIVE, [o.manufacturing_site]
     ):
         out.append(("Receive", reverse("chain:order_receive", args=[o.pk]), "receive"))
+    if quarantined and may(ChainPerm.RECEIPT_DISPOSITION, [o.manufacturing_site]):
+        out.append(
+            (
+                "QA disposition of quarantine",
+                reverse("chain:receipt_disposition", args=[o.pk]),
+                "disposition",
+            )
+        )
     if OrderStatus.CANCELLED in ORDER_TRANSITIONS[o.status] and may(
         ChainPerm.ORDER_CANCEL, [o.ordering_site, o.manufacturing_site]
     ):
@@ -352,6 +362,11 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
             "receipt_local": (
                 local_time(receipt.received_at, o.manufacturing_site.time_zone) if receipt else ""
             ),
+            "disposition_local": (
+                local_time(receipt.disposition_at, o.manufacturing_site.time_zone)
+                if receipt
+                else ""
+            ),
             "booking": v2v["booking"],
             "rows": _timeline_rows(v2v["timeline"]),
             "total": elapsed(v2v["total"]),
@@ -359,7 +374,9 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
             "clock": ClockView.of(o),
             "deadline_local": local_time(o.stability_deadline, o.manufacturing_site.time_zone),
             "deadline_utc": utc_time(o.stability_deadline),
-            "actions": _actions(user, o, collection is not None),
+            "actions": _actions(
+                user, o, collection is not None, bool(receipt and receipt.quarantined)
+            ),
             "timeline": core_selectors.timeline(record_type, record_id),
             "tab": "orders",
         },
@@ -707,6 +724,11 @@ def order_handoff(request: HttpRequest, order_id: int) -> HttpResponse:
             request, f"Handoff #{outcome.result.seq} recorded: {outcome.result.matched} matched."
         )
         return redirect("chain:order_detail", order_id=o.pk)
+    if outcome.refusal is not None:
+        # A refused scan is scanned again from scratch: left in the field, the next scan
+        # would be glued onto it. The field keeps its autofocus for the scanner.
+        form.data = form.data.copy()
+        form.data["scanned_text"] = ""
     return _page(
         request,
         "chain/handoff.html",
@@ -749,6 +771,16 @@ def order_receive(request: HttpRequest, order_id: int) -> HttpResponse:
     )
     if outcome.result is not None:
         receipt = outcome.result
+        if receipt.quarantined:
+            # Not a success: the bag is here but held; say so in amber, not green.
+            messages.warning(
+                request,
+                f"Bag received into QUARANTINE: {receipt.arrival_temperature_c} °C or the "
+                f"logger is outside {o.product.fresh_min_c} to {o.product.fresh_max_c} °C; "
+                f"deviation {', '.join(receipt.deviations)} raised. No batch can start until "
+                "QA dispositions the receipt.",
+            )
+            return redirect("chain:order_detail", order_id=o.pk)
         verdict = "accepted" if receipt.decision == ReceiptDecision.ACCEPTED else "rejected"
         note = (
             ""
@@ -763,14 +795,14 @@ def order_receive(request: HttpRequest, order_id: int) -> HttpResponse:
     # A scan that proved the wrong identity is scanned again from scratch; a missing scan
     # (DOB not scanned yet) keeps what was scanned so far.
     clear_scans = isinstance(refusal, InterlockBlocked)
-    collection = selectors.vein_to_vein(o)["collection"]
+    # The expected DIN is not on this page: shown beside the scan field it invites typing it
+    # instead of scanning the bag; the order page shows it once the bag is received.
     return _page(
         request,
         "chain/receive.html",
         {
             "form": form,
             "order": o,
-            "collection": collection,
             "clock": ClockView.of(o),
             "refusal": refusal.message if refusal else "",
             "scans_value": "" if clear_scans else form["scans"].value() or "",
@@ -778,6 +810,47 @@ def order_receive(request: HttpRequest, order_id: int) -> HttpResponse:
             "tab": "receive",
         },
         status=outcome.status,
+    )
+
+
+@needs(ChainPerm.RECEIPT_DISPOSITION)
+@require_http_methods(["GET", "POST"])
+def receipt_disposition(request: HttpRequest, order_id: int) -> HttpResponse:
+    """QA accepts (the material may start a batch) or rejects a quarantined receipt, signed."""
+    o = _order_or_404(request, order_id)
+    receipt = selectors.vein_to_vein(o)["receipt"]
+    if receipt is None or not receipt.quarantined:
+        raise Http404("no quarantined receipt for this order")
+    form = cf.ReceiptDispositionForm(request.POST or None)
+    outcome = run_form(
+        request,
+        form,
+        lambda d: services.disposition_receipt(
+            actor=_user(request), order_id=o.pk, request=request, **d
+        ),
+    )
+    if outcome.done:
+        done = outcome.result
+        if done.decision == ReceiptDecision.ACCEPTED:
+            messages.success(request, "Quarantine released by QA: the material may start a batch.")
+        else:
+            messages.warning(request, "Receipt rejected by QA: the order is rejected.")
+        return redirect("chain:order_detail", order_id=o.pk)
+    return _form_page(
+        request,
+        form,
+        f"QA disposition of the receipt of {o.coi_eye_readable}",
+        "Sign disposition",
+        status=outcome.status,
+        intro=(
+            f"Received {local_time(receipt.received_at, o.manufacturing_site.time_zone)} at "
+            f"{receipt.arrival_temperature_c} °C (fresh range {o.product.fresh_min_c} to "
+            f"{o.product.fresh_max_c} °C); deviation {', '.join(receipt.deviations)}. "
+            "Your password signs the disposition."
+        ),
+        order=o,
+        back=reverse("chain:order_detail", args=[o.pk]),
+        tab="orders",
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from vein2vein.chain.choices import OrderStatus
+from vein2vein.chain.choices import OrderStatus, ReceiptDecision
 from vein2vein.chain.models import TherapyOrder
 from vein2vein.chain.selectors import orders_for
 from vein2vein.core import selectors as core_selectors
@@ -280,7 +280,8 @@ def record_sha256(b: Batch) -> str:
 
 
 def startable_orders(user: User) -> QuerySet[TherapyOrder]:
-    """Received orders at the user's sites where they may start a batch, and none started."""
+    """Received orders at the user's sites where they may start a batch, and none started;
+    not those whose receipt waits in quarantine for QA (the start interlock refuses them)."""
     site_ids = [
         s.pk for s in core_selectors.user_sites(user) if has_perm(user, MfgPerm.BATCH_START, s)
     ]
@@ -291,5 +292,6 @@ def startable_orders(user: User) -> QuerySet[TherapyOrder]:
             manufacturing_site_id__in=site_ids,
             batch__isnull=True,
         )
+        .exclude(receipt__decision=ReceiptDecision.QUARANTINE)
         .order_by("ordered_at")
     )

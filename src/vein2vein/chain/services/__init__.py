@@ -6,7 +6,7 @@ against an order without writing anything.
 """
 
 from .collection import correct_collection, record_collection
-from .custody import check_stability_clocks, hand_off, receive_collection
+from .custody import check_stability_clocks, disposition_receipt, hand_off, receive_collection
 from .identity import (
     BAG_LABEL_IDENTIFIERS,
     IdentityMatch,
@@ -41,6 +41,7 @@ __all__ = [
     "create_order",
     "create_product",
     "decode",
+    "disposition_receipt",
     "enroll_patient",
     "hand_off",
     "mask_personal",

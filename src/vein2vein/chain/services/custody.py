@@ -12,11 +12,14 @@ import logging
 from decimal import Decimal
 
 from django.db import transaction
+from django.http import HttpRequest
 
 from vein2vein.core import audit
-from vein2vein.core.errors import Conflict, ValidationFailed
+from vein2vein.core.choices import SignatureMeaning
+from vein2vein.core.errors import Conflict, NotFound, ValidationFailed
 from vein2vein.core.models import User
 from vein2vein.core.permissions import require
+from vein2vein.core.services import apply_signature, check_password_for_signing
 from vein2vein.core.time import now
 from vein2vein.quality.choices import DeviationCategory
 from vein2vein.quality.services import raise_deviation
@@ -25,6 +28,7 @@ from ..choices import (
     CLOCK_RUNNING,
     CUSTODY_STATUSES,
     HANDOFF_TARGETS,
+    RECEIPT_VERDICTS,
     CustodyKind,
     OrderStatus,
     ReceiptDecision,
@@ -98,7 +102,7 @@ def receive_collection(
     require(actor, ChainPerm.RECEIVE, at)
     scanned = _scans(scans)
     arrival = c.required_temperature(arrival_temperature_c, "arrival_temperature_c")
-    verdict = c.choice(decision, "decision", ReceiptDecision.values)
+    verdict = c.choice(decision, "decision", RECEIPT_VERDICTS)
     why = (
         c.reason(rejection_reason, "rejection_reason")
         if verdict == ReceiptDecision.REJECTED
@@ -134,6 +138,10 @@ def receive_collection(
     temperature_ok = not any(
         _outside(v, product.fresh_min_c, product.fresh_max_c) for v in (arrival, low, high)
     )
+    # An accepted bag outside the range is received into quarantine: it is here, its clock
+    # runs on, but no batch starts from it until QA dispositions it (disposition_receipt).
+    quarantined = verdict == ReceiptDecision.ACCEPTED and not temperature_ok
+    stored = ReceiptDecision.QUARANTINE if quarantined else verdict
     with transaction.atomic():
         o = c.locked_order(found.pk)
         target = (
@@ -179,7 +187,7 @@ def receive_collection(
             logger_max_c=high,
             logger_summary=summary,
             temperature_ok=temperature_ok,
-            decision=verdict,
+            decision=stored,
             rejection_reason=why,
             deviations=raised,
         )
@@ -202,7 +210,12 @@ def receive_collection(
             temperature_c=arrival,
             scanned_text=" | ".join(mask_personal(s) for s in scanned)[:300],
             matched=", ".join(dict.fromkeys(k for m in matches for k in m.matched)),
-            note=why,
+            note=(
+                f"Quarantined: outside {product.fresh_min_c} to {product.fresh_max_c} °C, "
+                f"deviation {', '.join(raised)}; QA disposition pending"
+                if quarantined
+                else why
+            ),
         )
         o.save(update_fields=fields)
         audit.append_event(
@@ -220,6 +233,115 @@ def receive_collection(
         audit.append_event(
             actor=actor, action=f"chain.order.{target}", record=o, changes=changes, reason=why
         )
+    return receipt
+
+
+# QA's disposition of a quarantined receipt and the meaning of its signature.
+DISPOSITIONS: dict[str, SignatureMeaning] = {
+    ReceiptDecision.ACCEPTED: SignatureMeaning.APPROVED,
+    ReceiptDecision.REJECTED: SignatureMeaning.REJECTED,
+}
+
+
+def receipt_of(order_id: object) -> Receipt:
+    found = (
+        Receipt.objects.select_related("order", "site", "received_by", "disposition_by")
+        .filter(order_id=c.record_id(order_id, "order_id"))
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"order {order_id} has not been received", field="order_id")
+    return found
+
+
+def disposition_receipt(
+    *,
+    actor: User,
+    order_id: int,
+    decision: str,
+    reason: str,
+    password: str,
+    request: HttpRequest | None = None,
+) -> Receipt:
+    """QA's disposition of a quarantined receipt, signed: accepted (the material may start a
+    batch) or rejected (the order is rejected). The receiver cannot disposition their own
+    receipt (four eyes), and a receipt that is not quarantined is refused."""
+    _require_outside_transaction("disposition_receipt")
+    found = receipt_of(order_id)
+    require(actor, ChainPerm.RECEIPT_DISPOSITION, found.site)
+    verdict = c.choice(decision, "decision", sorted(DISPOSITIONS))
+    why = c.reason(reason)
+    if found.decision != ReceiptDecision.QUARANTINE:
+        raise Conflict(
+            f"the receipt of order {found.order.coi} is "
+            f"{ReceiptDecision(found.decision).label.lower()}, not quarantined: there is "
+            "nothing to disposition",
+            field="order_id",
+        )
+    proof = check_password_for_signing(actor, password, request)
+    with transaction.atomic():
+        o = c.locked_order(found.order_id)
+        receipt = Receipt.objects.select_for_update().get(pk=found.pk)
+        if receipt.decision != ReceiptDecision.QUARANTINE:
+            raise Conflict(
+                f"the receipt of order {o.coi} was dispositioned meanwhile", field="order_id"
+            )
+        before = audit.snapshot(receipt, Receipt.RECORD_FIELDS)
+        receipt.decision = verdict
+        receipt.disposition_by = actor
+        receipt.disposition_at = now()
+        receipt.disposition_reason = why
+        if verdict == ReceiptDecision.REJECTED:
+            receipt.rejection_reason = why
+        receipt.save(
+            update_fields=[
+                "decision",
+                "disposition_by",
+                "disposition_at",
+                "disposition_reason",
+                "rejection_reason",
+            ]
+        )
+        audit.append_event(
+            actor=actor,
+            action=f"chain.receipt.disposition_{verdict}",
+            record=receipt,
+            changes=audit.diff(before, audit.snapshot(receipt, Receipt.RECORD_FIELDS)),
+            reason=why,
+        )
+        if verdict == ReceiptDecision.REJECTED:
+            c.check_transition(o, OrderStatus.REJECTED)
+            status_before = o.status
+            item = _item(o)
+            o.status = OrderStatus.REJECTED
+            c.append_custody(
+                o=o,
+                actor=actor,
+                at_site=receipt.site,
+                kind=CustodyKind.RECEIPT_REJECTED,
+                item=item,
+                to_custodian=o.current_custodian,
+                to_location=o.current_location,
+                occurred_at=receipt.disposition_at,
+                status_after=OrderStatus.REJECTED,
+                note=f"QA rejected the quarantined receipt: {why}",
+            )
+            o.save(
+                update_fields=["status", "last_event_seq", "current_custodian", "current_location"]
+            )
+            audit.append_event(
+                actor=actor,
+                action="chain.order.rejected",
+                record=o,
+                changes={"status": {"old": status_before, "new": OrderStatus.REJECTED}},
+                reason=why,
+            )
+        # Four eyes: apply_signature refuses the receiver (the performer) as the signer, and
+        # the refusal rolls the disposition back with it.
+        apply_signature(
+            proof=proof, actor=actor, record=receipt, meaning=DISPOSITIONS[verdict], reason=why
+        )
+    receipt.refresh_from_db()
     return receipt
 
 

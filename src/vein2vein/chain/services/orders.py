@@ -17,7 +17,13 @@ from django.db import IntegrityError, transaction
 
 from vein2vein.core import audit
 from vein2vein.core.choices import SiteKind
-from vein2vein.core.errors import Conflict, NotFound, PermissionRefused, ValidationFailed
+from vein2vein.core.errors import (
+    Conflict,
+    InterlockBlocked,
+    NotFound,
+    PermissionRefused,
+    ValidationFailed,
+)
 from vein2vein.core.models import User
 from vein2vein.core.permissions import active_roles, require
 from vein2vein.core.services import _validate
@@ -37,6 +43,7 @@ from ..choices import (
 )
 from ..models import Patient, SlotBooking, TherapyOrder, TherapyProduct
 from ..permissions import ADVANCE_ROLES, ChainPerm
+from ..selectors import receipt_hold
 from . import _common as c
 from .scheduling import BOOKING_HORIZON_DAYS
 
@@ -460,6 +467,12 @@ def advance_order(
     who = c.text(custodian, "custodian", max_length=200, required=False)
     place = c.text(location, "location", max_length=200, required=False)
     when = c.occurred(occurred_at)
+    held = receipt_hold(found) if target == OrderStatus.IN_MANUFACTURING else None
+    if held is not None:
+        audit.record_blocked_attempt(
+            actor=actor, action="chain.order.advanced", record=found, reason=held
+        )
+        raise InterlockBlocked(held, field="order_id")
     with transaction.atomic():
         o = c.locked_order(found.pk)
         c.check_transition(o, target)

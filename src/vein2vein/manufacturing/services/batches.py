@@ -12,6 +12,7 @@ from django.http import HttpRequest
 
 from vein2vein.chain.choices import OrderStatus
 from vein2vein.chain.models import TherapyOrder
+from vein2vein.chain.selectors import receipt_hold
 from vein2vein.chain.services import advance_order
 from vein2vein.core import audit, numbering
 from vein2vein.core.choices import SignatureMeaning
@@ -148,6 +149,13 @@ def start_batch(
     if order is not None and Batch.objects.filter(order=order).exists():
         raise Conflict(f"order {order.coi} already has a batch", field="order_id")
     record: Any = order if order is not None else ("manufacturing.masterrecord", str(mr.pk))
+    # Interlock: material received outside its temperature range waits in quarantine for QA.
+    held = receipt_hold(order) if order is not None else None
+    if held is not None:
+        audit.record_blocked_attempt(
+            actor=actor, action="manufacturing.batch.start", record=record, reason=held
+        )
+        raise InterlockBlocked(held, field="order_id")
     why_not = _check_runnable(actor, mr, order)
     if why_not is not None:
         audit.record_blocked_attempt(
