@@ -57,3 +57,17 @@ def test_review_page_labels_refused_attempts_with_the_site_zone(mfg: Mfg, batch:
     zone = batch.site.time_zone
     assert _label(event.occurred_at, zone) in blocked
     assert not re.search(r"\d\d:\d\d UTC", blocked)
+
+
+def test_dashboard_panel_labels_completion_with_the_site_zone(mfg: Mfg, batch: Batch) -> None:
+    run(mfg, batch)
+    from vein2vein.manufacturing import services
+
+    services.complete_batch(actor=mfg.operator, batch_id=batch.pk)
+    batch.refresh_from_db()
+    page = _page(mfg.qa, "/")
+    panel = page[page.index('data-testid="panel-review"') :]
+    panel = panel[: panel.index("</ul>")]
+    assert batch.number in panel
+    assert _label(batch.completed_at, batch.site.time_zone) in panel
+    assert not re.search(r"\d\d:\d\d UTC", panel)
