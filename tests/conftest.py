@@ -15,7 +15,32 @@ PASSWORD = "Correct-horse-42!"
 IN_CI = os.environ.get("CI") == "true"
 
 
+def _flush_past_the_audit_triggers() -> None:
+    """Transactional tests end with Django's flush, which the audit table's append-only
+    triggers refuse (that is their job). For the test database only, the flush steps past
+    them and puts them back; `vein2vein flush` stays refused (cli.py)."""
+    from django.db.backends.postgresql.base import DatabaseOperations as PgOps
+    from django.db.backends.sqlite3.base import DatabaseOperations as SqliteOps
+
+    from vein2vein.core.migrations import _audit_triggers as triggers
+
+    for ops, before, after in (
+        (SqliteOps, triggers.SQLITE_DROP, triggers.SQLITE_CREATE),
+        (PgOps, triggers.PG_SUSPEND, triggers.PG_RESUME),
+    ):
+        original = ops.sql_flush
+
+        def sql_flush(self, style, tables, *a, _o=original, _b=before, _a=after, **kw):  # type: ignore[no-untyped-def]
+            statements = _o(self, style, tables, *a, **kw)
+            if "core_auditevent" not in tables or not statements:
+                return statements
+            return [*_b, *statements, *_a]
+
+        ops.sql_flush = sql_flush  # type: ignore[method-assign]
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    _flush_past_the_audit_triggers()
     # Argon2 is the production hasher (tests/core/test_settings.py proves it); MD5 keeps the
     # suite fast where a test only needs *a* password.
     settings.PASSWORD_HASHERS = [
@@ -27,6 +52,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def _data_dir(tmp_path, settings):  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    # Each test's checkpoints copy goes with its database: a rolled-back test leaves none.
+    settings.AUDIT_CHECKPOINT_LOG = str(tmp_path / "audit_checkpoints.jsonl")
 
 
 @pytest.fixture

@@ -207,11 +207,21 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 # Periodic work (run `celery -A vein2vein beat` next to the worker, or the same commands by cron).
 CELERY_BEAT_SCHEDULE = {
+    "audit-checkpoint": {"task": "core.take_audit_checkpoint", "schedule": 3600.0},
     "documents-activate-due": {"task": "documents.activate_due_versions", "schedule": 3600.0},
     "chain-stability-clocks": {"task": "chain.check_stability_clocks", "schedule": 300.0},
 }
 
 MQTT_URL = os.environ.get("MQTT_URL", "")
+
+# The audit seal key and the copy of every signed head checkpoint live outside the database
+# (ADR 0002). Keep the key file on another volume, readable by the application user only.
+AUDIT_SEAL_KEY_FILE = Path(
+    os.environ.get("VEIN2VEIN_AUDIT_KEY_FILE", str(DATA_DIR / "audit_seal.key"))
+)
+AUDIT_CHECKPOINT_LOG = Path(
+    os.environ.get("VEIN2VEIN_AUDIT_CHECKPOINT_LOG", str(DATA_DIR / "audit_checkpoints.jsonl"))
+)
 
 LOGGING = {
     "version": 1,

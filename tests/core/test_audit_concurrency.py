@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.db import connection
 
 from vein2vein.core import services
@@ -92,6 +93,8 @@ def test_eight_processes_times_500_audited_writes(admin_user, tmp_path: Path):
         "DATABASE_URL": _database_url(),
         "DJANGO_SETTINGS_MODULE": "vein2vein.settings",
         "VEIN2VEIN_DATA_DIR": str(tmp_path),
+        # The writers seal with the same key as this process verifies with (ADR 0002).
+        "VEIN2VEIN_AUDIT_KEY_FILE": str(settings.AUDIT_SEAL_KEY_FILE),
         "CONN_MAX_AGE": "600",
     }
     children = [

@@ -127,7 +127,10 @@ def test_log_in_see_audit_trail_sign_and_see_manifestation(page, world, qa_revie
     assert "Rita Reviewer" in page.get_by_test_id("manifestation").inner_text()
 
 
-def test_wrong_password_is_shown_in_the_dialog_and_signs_nothing(page, site, qa_reviewer):
+def test_wrong_password_is_shown_in_the_dialog_and_signs_nothing(
+    page, reviewable_site, qa_reviewer
+):
+    site = reviewable_site
     login(page, "qa1")
     page.goto(f"/sites/{site.pk}/")
     page.get_by_role("button", name="Sign…").click()

@@ -126,6 +126,12 @@ class Patient(models.Model):
         return f"{self.given_name} {self.family_name}"
 
 
+@signable(
+    meanings=("reviewed", "approved"),
+    general=("reviewed", "approved"),
+    site=lambda o: o.manufacturing_site,
+    performer=lambda o: o.ordered_by,
+)
 class TherapyOrder(models.Model):
     """One patient's therapy, vein to vein. Its COI identifier (ISBT 128 DS 040 content) is
     printed on every label and scanned at every handoff."""
@@ -185,11 +191,17 @@ class TherapyOrder(models.Model):
         return f"{c[:2]} {c[2:7]} {c[7:9]} {c[9:]}"
 
     def signed_content(self) -> dict[str, Any]:
+        """What a signature on the order attests: whose therapy, which product, where. Not
+        its status, which moves on with every handoff."""
         return {
             "coi": self.coi,
             "patient": self.patient_id,
             "product": self.product.code,
-            "status": self.status,
+            "treating_physician": self.treating_physician,
+            "requested_collection_date": self.requested_collection_date,
+            "ordering_site": self.ordering_site_id,
+            "collection_site": self.collection_site_id,
+            "manufacturing_site": self.manufacturing_site_id,
         }
 
 

@@ -18,7 +18,8 @@ from django.db import connection, models, transaction
 
 from vein2vein.standards.audit_chain import GENESIS_HASH, HASHED_FIELDS, event_hash
 
-from .models import AuditEvent, User
+from . import sealing
+from .models import AuditEvent, Signature, User
 from .time import now
 
 # Any 64-bit constant: the PostgreSQL advisory lock that serialises appends to the chain.
@@ -109,6 +110,7 @@ def append_event(
         prev_hash=prev_hash,
     )
     event.hash = event_hash(hashed_content(event))
+    event.seal = sealing.seal(event.hash)
     event.save(force_insert=True)
     return event
 
@@ -147,13 +149,13 @@ def record_blocked_attempt(
 
 # --- verification -------------------------------------------------------------------------
 
-_VERIFY_FIELDS = ("seq", *HASHED_FIELDS, "hash")
+_VERIFY_FIELDS = ("seq", *HASHED_FIELDS, "hash", "seal")
 
 
 @dataclass(frozen=True)
 class Problem:
     seq: int
-    kind: str  # edited | deleted | inserted | reordered
+    kind: str  # edited | deleted | inserted | reordered | signature | checkpoint
     detail: str
 
     def __str__(self) -> str:
@@ -227,10 +229,40 @@ def _classify(
     )
 
 
-def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
-    """Walk the whole chain in seq order in constant memory; stop at the first bad event."""
+def _seal_problem(row: Mapping[str, Any], sealed_before: bool) -> Problem | None:
+    """An event whose links and hash are intact but whose seal is wrong was edited and
+    re-hashed by someone without the key: the chain may be rewritten from here on."""
+    if not row["seal"]:
+        if sealed_before:
+            return Problem(
+                row["seq"],
+                "inserted",
+                "it has no seal, as the events before it do: the application did not write it",
+            )
+        return None
+    if not sealing.matches(sealing.seal(row["hash"]), row["seal"]):
+        return Problem(
+            row["seq"],
+            "edited",
+            "its hash was recomputed: its seal no longer matches (rewritten from here on)",
+        )
+    return None
+
+
+def verify_chain(
+    *, chunk_size: int = 2000, checkpoints: bool = True, signatures: bool = True
+) -> VerifyResult:
+    """Walk the whole chain in seq order in constant memory; stop at the first bad event.
+
+    Then compare it with the signed head checkpoints (a chain cut short or replaced after a
+    checkpoint), and every Signature row with the audit event that recorded it.
+    """
+    from .checkpoints import CheckpointWalk
+
+    walk = CheckpointWalk() if checkpoints else None
     prev: dict[str, Any] | None = None
     before_prev_hash: str | None = None
+    sealed = False
     count = 0
     rows = _rows(chunk_size)
     row = next(rows, None)
@@ -243,7 +275,91 @@ def verify_chain(*, chunk_size: int = 2000) -> VerifyResult:
                 # it was not verified after all, and the chain is good up to the one before.
                 return VerifyResult(count - 1, before_prev_hash or GENESIS_HASH, problem)
             return VerifyResult(count, prev["hash"] if prev else GENESIS_HASH, problem)
+        problem = _seal_problem(row, sealed) or (walk.at(row) if walk else None)
+        if problem is not None:
+            return VerifyResult(count, prev["hash"] if prev else GENESIS_HASH, problem)
+        sealed = sealed or bool(row["seal"])
         before_prev_hash = prev["hash"] if prev else GENESIS_HASH
         prev, row = row, nxt
         count += 1
-    return VerifyResult(count, prev["hash"] if prev else GENESIS_HASH, None)
+    head = prev["hash"] if prev else GENESIS_HASH
+    problem = walk.after_head(prev["seq"] if prev else 0) if walk else None
+    if problem is None and signatures:
+        problem = verify_signature_rows(chunk_size=chunk_size)
+    return VerifyResult(count, head, problem)
+
+
+_SIGNATURE_FIELDS = ("signer_name", "signed_at", "time_zone")
+
+
+def _signature_problem(sig: Signature, event: AuditEvent | None) -> Problem | None:
+    if event is None:
+        return Problem(0, "signature", f"signature #{sig.pk} has no audit event recording it")
+    ch = event.changes
+    recorded = {
+        "signer": event.actor_id,
+        "record": (event.record_type, event.record_id),
+        "meaning": ch.get("meaning", {}).get("new"),
+        "content_hash": ch.get("content_hash", {}).get("new"),
+        "reason": event.reason,
+    }
+    stored = {
+        "signer": sig.signer_id,
+        "record": (sig.record_type, sig.record_id),
+        "meaning": sig.meaning,
+        "content_hash": sig.content_hash,
+        "reason": sig.reason,
+    }
+    for name in _SIGNATURE_FIELDS:  # recorded since ADR 0002; older events lack them
+        if name in ch:
+            recorded[name] = ch[name].get("new")
+            stored[name] = jsonable(getattr(sig, name))
+    differ = [k for k in recorded if recorded[k] != stored[k]]
+    if differ:
+        return Problem(
+            event.seq,
+            "signature",
+            f"signature #{sig.pk} differs from the event that recorded it: {', '.join(differ)}",
+        )
+    return None
+
+
+def verify_signature_rows(*, chunk_size: int = 2000) -> Problem | None:
+    """Every Signature row against the audit event that recorded it, and every recorded
+    signature still present; in chunks, so memory does not grow with history."""
+    last = 0
+    while True:
+        sigs = list(Signature.objects.filter(pk__gt=last).order_by("pk")[:chunk_size])
+        if not sigs:
+            break
+        events = {
+            e.changes["signature"]["new"]: e
+            for e in AuditEvent.objects.filter(
+                action__startswith="signature.",
+                changes__signature__new__in=[s.pk for s in sigs],
+            )
+        }
+        for sig in sigs:
+            problem = _signature_problem(sig, events.get(sig.pk))
+            if problem is not None:
+                return problem
+        last = sigs[-1].pk
+    last_seq = 0
+    while True:
+        recorded = list(
+            AuditEvent.objects.filter(
+                action__startswith="signature.", changes__has_key="signature", seq__gt=last_seq
+            )
+            .order_by("seq")
+            .values_list("seq", "changes")[:chunk_size]
+        )
+        if not recorded:
+            return None
+        pks = {c["signature"]["new"] for _, c in recorded}
+        present = set(Signature.objects.filter(pk__in=pks).values_list("pk", flat=True))
+        for seq, changes in recorded:
+            if changes["signature"]["new"] not in present:
+                return Problem(
+                    seq, "signature", f"signature #{changes['signature']['new']} was deleted"
+                )
+        last_seq = recorded[-1][0]

@@ -130,6 +130,12 @@ class AuditEvent(models.Model):
     reason = models.TextField(blank=True)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, db_index=True)
+    seal = models.CharField(
+        max_length=64,
+        blank=True,
+        db_default="",
+        help_text="HMAC of the hash with the key kept outside the database (ADR 0002)",
+    )
 
     class Meta:
         ordering = ["seq"]
@@ -200,8 +206,9 @@ class AuditCheckpoint(models.Model):
     """A signed note of the chain's head at a moment (seq, hash), kept so that verify can tell
     a chain cut short or rewritten from event k on: the chain alone cannot (ADR 0001).
 
-    `mac` is an HMAC-SHA256 over (seq, head_hash, count, taken_at) with a key kept outside the
-    database; a copy of each checkpoint is also appended to a file outside the database.
+    `mac` is an HMAC-SHA256 over (seq, head_hash, taken_at, occasion) with the seal key kept
+    outside the database; a copy of each checkpoint is also appended to a file outside the
+    database (settings.AUDIT_CHECKPOINT_LOG), which verify reads as well.
     """
 
     seq = models.BigIntegerField(help_text="seq of the head event when taken (0: empty chain)")

@@ -20,3 +20,12 @@ def ping(payload: str) -> dict[str, object]:
 def verify_audit_chain() -> dict[str, object]:
     result = verify_chain()
     return {"ok": result.ok, "count": result.count, "problem": str(result.problem or "")}
+
+
+@shared_task(name="core.take_audit_checkpoint")
+def take_audit_checkpoint() -> dict[str, object]:
+    """The periodic signed head checkpoint (beat schedule in settings)."""
+    from .checkpoints import take_checkpoint
+
+    checkpoint = take_checkpoint(occasion="periodic")
+    return {"seq": checkpoint.seq, "head_hash": checkpoint.head_hash}

@@ -25,6 +25,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from vein2vein.core.checkpoints import take_checkpoint
 from vein2vein.core.errors import DomainError, InterlockBlocked
 from vein2vein.core.forms import attach_error
 from vein2vein.core.models import User
@@ -809,6 +810,8 @@ def batch_pdf(request: HttpRequest, batch_id: int) -> HttpResponse:
             {"message": "The PDF export is not installed yet."},
             status=501,
         )
+    # Every export is a signed checkpoint of the audit trail's head (ADR 0002).
+    take_checkpoint(occasion="export", actor=_user(request))
     content = batch_record_pdf(b, printed_by=_user(request))
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{b.number}.pdf"'

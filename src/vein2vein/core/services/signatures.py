@@ -203,6 +203,10 @@ def apply_signature(
             "signature": {"old": None, "new": signature.pk},
             "meaning": {"old": None, "new": sig_meaning.value},
             "content_hash": {"old": None, "new": digest},
+            # The row's own fields, so verify can tell an edited Signature row (ADR 0002).
+            "signer_name": {"old": None, "new": signature.signer_name},
+            "signed_at": {"old": None, "new": signature.signed_at},
+            "time_zone": {"old": None, "new": signature.time_zone},
         },
         reason=why,
     )
