@@ -190,7 +190,16 @@ def unchanged() -> AbstractContextManager[None]:
 
 
 def _rows() -> dict[str, list[tuple[object, ...]]]:
-    return {m.__name__: list(m._default_manager.order_by("pk").values_list()) for m in CHAIN_MODELS}
+    """Chain rows; of the shared number sequences, the chain's own (a recorded refusal's
+    deviation draws its DEV number with it)."""
+
+    def rows_of(m: type[Model]) -> list[tuple[object, ...]]:
+        qs = m._default_manager.order_by("pk")
+        if m is NumberSequence:
+            qs = qs.exclude(key="DEV")
+        return list(qs.values_list())
+
+    return {m.__name__: rows_of(m) for m in CHAIN_MODELS}
 
 
 @dataclass

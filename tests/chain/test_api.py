@@ -362,6 +362,7 @@ def test_a_mismatched_receipt_is_refused_recorded_and_changes_nothing_else(
     bearer(w.operator)
     order_before = TherapyOrder.objects.filter(pk=o.pk).values().get()
     counts = {m.__name__: m.objects.count() for m in CHAIN_MODELS}
+    dev_seq_existed = NumberSequence.objects.filter(key="DEV").exists()
     last_seq = AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
 
     r = call(w.operator, "post", f"/orders/{o.pk}/receive", receive_body(o, scans=scans))
@@ -385,6 +386,8 @@ def test_a_mismatched_receipt_is_refused_recorded_and_changes_nothing_else(
     assert {m.__name__: m.objects.count() for m in CHAIN_MODELS} == {
         **counts,
         "Deviation": counts["Deviation"] + 1,
+        # The deviation's number: its DEV sequence starts with it.
+        "NumberSequence": counts["NumberSequence"] + (0 if dev_seq_existed else 1),
     }
     assert TherapyOrder.objects.filter(pk=o.pk).values().get() == order_before
     assert verify_chain().ok
