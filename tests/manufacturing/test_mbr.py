@@ -901,15 +901,6 @@ def test_out_of_range_messages(demo: dict[str, Any]) -> None:
     assert mbr.out_of_range(one_sided, Decimal("1e9")) is None
 
 
-def test_choice_flag(demo: dict[str, Any]) -> None:
-    appearance = mbr.step(demo, "culture_appearance")
-    assert mbr.choice_flag(appearance, "clear") == ""
-    assert mbr.choice_flag(appearance, "turbid") == "action"
-    assert mbr.choice_flag(appearance, "clumps") == "action"
-    with pytest.raises(ValueError, match="'pink' is not one of the options"):
-        mbr.choice_flag(appearance, "pink")
-
-
 def test_limit_flag_without_limits_is_empty() -> None:
     assert mbr.limit_flag({"kind": "numeric", "unit": "mL"}, Decimal("-1e9")) == ""
 

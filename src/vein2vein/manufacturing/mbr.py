@@ -66,8 +66,6 @@ EQUIPMENT_KINDS: tuple[str, ...] = (
     "isolator",
 )
 
-LABEL_KINDS: tuple[str, ...] = ("bag", "sample", "cassette", "container")
-
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
     "instruction": (),
     "numeric": ("unit", "decimals", "target", "alert", "action", "range"),
@@ -714,14 +712,6 @@ def limit_flag(step_def: Mapping[str, Any], value: Decimal) -> str:
     if _outside(step_def.get("alert"), value):
         return "alert"
     return ""
-
-
-def choice_flag(step_def: Mapping[str, Any], choice: str) -> str:
-    """The flag a choice earns: "action" outside `in_spec` (out of specification), else "";
-    ValueError when the answer is not one of the options at all."""
-    if choice not in step_def["options"]:
-        raise ValueError(f"{choice!r} is not one of the options of step {step_def['key']!r}")
-    return "" if choice in step_def.get("in_spec", step_def["options"]) else "action"
 
 
 def out_of_range(step_def: Mapping[str, Any], value: Decimal) -> str | None:
