@@ -316,7 +316,7 @@ def test_review_is_by_someone_else_after_completion_and_signed(
             actor=actor, batch_id=batch.pk, password=password, comment="No open issues"
         )
 
-    refused(Conflict, lambda: review(other), "batch_id", "only a completed batch is reviewed")
+    refused(Conflict, lambda: review(other), "batch_id", "cannot become qa reviewed")
     run(mfg, batch)
     services.complete_batch(actor=mfg.operator, batch_id=batch.pk)
     for involved in (mfg.qa, mfg.approver):
@@ -332,4 +332,4 @@ def test_review_is_by_someone_else_after_completion_and_signed(
     [signature] = signing.signatures_for(b)
     assert (signature.meaning, signature.signer) == ("reviewed", other)
     assert signing.is_valid(signature, b)
-    refused(Conflict, lambda: review(other), "batch_id", "only a completed batch is reviewed")
+    refused(Conflict, lambda: review(other), "batch_id", "cannot become qa reviewed")

@@ -26,6 +26,48 @@ BATCH_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+class BatchAction(models.TextChoices):
+    """What a person can do to a batch; which statuses allow it is `BATCH_ACTIONS`."""
+
+    EXECUTE = "execute", "Record a step"
+    VERIFY = "verify", "Verify an entry"
+    CORRECT = "correct", "Correct an entry"
+    HOLD = "hold", "Put on hold"
+    RESUME = "resume", "Resume"
+    COMPLETE = "complete", "Complete"
+    ABORT = "abort", "Abort"
+    REVIEW = "review", "QA review"
+
+
+# The status each action needs (the key) and the status it leads to (None: the status stays).
+# Services refuse an action outside this table; the batch page offers exactly what it allows.
+BATCH_ACTIONS: dict[str, tuple[frozenset[str], str | None]] = {
+    BatchAction.EXECUTE: (frozenset({BatchStatus.IN_PROGRESS}), None),
+    BatchAction.VERIFY: (frozenset({BatchStatus.IN_PROGRESS, BatchStatus.ON_HOLD}), None),
+    BatchAction.CORRECT: (
+        frozenset({BatchStatus.IN_PROGRESS, BatchStatus.ON_HOLD, BatchStatus.COMPLETED}),
+        None,
+    ),
+    BatchAction.HOLD: (frozenset({BatchStatus.IN_PROGRESS}), BatchStatus.ON_HOLD),
+    BatchAction.RESUME: (frozenset({BatchStatus.ON_HOLD}), BatchStatus.IN_PROGRESS),
+    BatchAction.COMPLETE: (frozenset({BatchStatus.IN_PROGRESS}), BatchStatus.COMPLETED),
+    BatchAction.ABORT: (
+        frozenset({BatchStatus.IN_PROGRESS, BatchStatus.ON_HOLD, BatchStatus.COMPLETED}),
+        BatchStatus.ABORTED,
+    ),
+    BatchAction.REVIEW: (frozenset({BatchStatus.COMPLETED}), BatchStatus.REVIEWED),
+}
+
+
+def batch_actions(status: str) -> frozenset[str]:
+    """The actions a batch in `status` allows (before roles: the page also checks those)."""
+    return frozenset(a for a, (where, _) in BATCH_ACTIONS.items() if status in where)
+
+
+def batch_action_allowed(status: str, action: str) -> bool:
+    return status in BATCH_ACTIONS[action][0]
+
+
 class EntryStatus(models.TextChoices):
     AWAITING_VERIFICATION = "awaiting_verification", "Awaiting verification"
     DONE = "done", "Done"

@@ -39,7 +39,7 @@ from vein2vein.quality import selectors as quality_selectors
 
 from . import forms as mf
 from . import mbr, selectors, services
-from .choices import BatchStatus, EntryFlag, EntryStatus, StepKind
+from .choices import BatchAction, BatchStatus, EntryFlag, EntryStatus, StepKind, batch_actions
 from .models import Batch, MasterRecord, StepEntry
 from .permissions import MfgPerm
 
@@ -350,19 +350,13 @@ def _batch_page(
     zone = b.site.time_zone
     states = selectors.step_states(b)
     current = {s.key: s.entry for s in states if s.entry is not None}
-    can_execute = _may(request, MfgPerm.STEP_EXECUTE, b) and b.status == BatchStatus.IN_PROGRESS
-    can_verify = _may(request, MfgPerm.STEP_VERIFY, b) and b.status in (
-        BatchStatus.IN_PROGRESS,
-        BatchStatus.ON_HOLD,
-    )
-    can_correct = _may(request, MfgPerm.STEP_CORRECT, b) and b.status in (
-        BatchStatus.IN_PROGRESS,
-        BatchStatus.ON_HOLD,
-        BatchStatus.COMPLETED,
-    )
+    allowed = batch_actions(b.status)  # the state machine lives in choices.BATCH_ACTIONS
+    can_execute = BatchAction.EXECUTE in allowed and _may(request, MfgPerm.STEP_EXECUTE, b)
+    can_verify = BatchAction.VERIFY in allowed and _may(request, MfgPerm.STEP_VERIFY, b)
+    can_correct = BatchAction.CORRECT in allowed and _may(request, MfgPerm.STEP_CORRECT, b)
     focused = step_form is not None or verify is not None
     cards = []
-    running = b.status == BatchStatus.IN_PROGRESS
+    running = BatchAction.EXECUTE in allowed
     next_states = [s for s in states if s.state == "next"] if running else []
     for s in next_states:
         form: mf.StepForm | None
@@ -455,21 +449,31 @@ def _batch_page(
         "started": local_time(b.started_at, zone),
         "can_execute": can_execute,
         "hold_form": action_forms.get("hold")
-        or (mf.ReasonForm(prefix="hold") if can_hold and running else None),
+        or (mf.ReasonForm(prefix="hold") if can_hold and BatchAction.HOLD in allowed else None),
         "resume_form": action_forms.get("resume")
-        or (
-            mf.ReasonForm(prefix="resume") if can_hold and b.status == BatchStatus.ON_HOLD else None
-        ),
+        or (mf.ReasonForm(prefix="resume") if can_hold and BatchAction.RESUME in allowed else None),
         "abort_form": action_forms.get("abort")
         or (
             mf.AbortForm(prefix="abort")
-            if _may(request, MfgPerm.BATCH_ABORT, b)
-            and b.status not in (BatchStatus.REVIEWED, BatchStatus.ABORTED)
+            if _may(request, MfgPerm.BATCH_ABORT, b) and BatchAction.ABORT in allowed
             else None
         ),
-        "can_complete": can_execute and not services.open_steps(b),
+        "can_complete": BatchAction.COMPLETE in allowed
+        and _may(request, MfgPerm.STEP_EXECUTE, b)
+        and not services.open_steps(b),
         "tab": "batches",
     }
+    offered = {
+        BatchAction.EXECUTE: can_execute,
+        BatchAction.VERIFY: can_verify,
+        BatchAction.CORRECT: can_correct,
+        BatchAction.HOLD: context["hold_form"] is not None,
+        BatchAction.RESUME: context["resume_form"] is not None,
+        BatchAction.ABORT: context["abort_form"] is not None,
+        BatchAction.COMPLETE: BatchAction.COMPLETE in allowed
+        and _may(request, MfgPerm.STEP_EXECUTE, b),
+    }
+    context["offered"] = frozenset(a for a, shown in offered.items() if shown)
     return _page(request, "manufacturing/batch_detail.html", context, status=status)
 
 
@@ -767,7 +771,9 @@ def batch_review(request: HttpRequest, batch_id: int) -> HttpResponse:
             "count": len(items),
             "signatures": signatures,
             "entry_signatures": entry_signatures,
-            "form": form if b.status == BatchStatus.COMPLETED or (form and form.errors) else None,
+            "form": form
+            if BatchAction.REVIEW in batch_actions(b.status) or (form and form.errors)
+            else None,
             "refusal": outcome.refusal.message if outcome.refusal else "",
             "tone": STATUS_TONE.get(BatchStatus(b.status), ""),
             "reviewed": local_time(b.reviewed_at, zone),

@@ -35,7 +35,14 @@ from vein2vein.equipment.models import Usage
 from vein2vein.equipment.services import end_usage
 
 from .. import mbr
-from ..choices import BATCH_TRANSITIONS, BatchStatus, EntryStatus
+from ..choices import (
+    BATCH_ACTIONS,
+    BATCH_TRANSITIONS,
+    BatchAction,
+    BatchStatus,
+    EntryStatus,
+    batch_action_allowed,
+)
 from ..models import Batch, MasterRecord, StepEntry
 from ..permissions import MfgPerm
 from . import _common as c
@@ -44,10 +51,18 @@ from .master_records import effective_master_record
 BATCH_REF = "manufacturing.batch"
 
 
-def _transition(b: Batch, to: str) -> None:
-    if to not in BATCH_TRANSITIONS[b.status]:
+def _allow(b: Batch, action: str) -> None:
+    """Refuse (409) an action the batch's status does not allow (choices.BATCH_ACTIONS, the
+    table the batch page reads too); a status change must also be a BATCH_TRANSITIONS edge."""
+    to = BATCH_ACTIONS[action][1]
+    if not batch_action_allowed(b.status, action) or (
+        to is not None and to not in BATCH_TRANSITIONS[b.status]
+    ):
+        label = BatchAction(action).label.lower()
         raise Conflict(
-            f"batch {b.number} is {b.get_status_display().lower()}: it cannot become "
+            f"batch {b.number} is {b.get_status_display().lower()}: it cannot be {label}"
+            if to is None
+            else f"batch {b.number} is {b.get_status_display().lower()}: it cannot become "
             f"{BatchStatus(to).label.lower()}",
             field="batch_id",
         )
@@ -243,7 +258,7 @@ def hold_batch(*, actor: User, batch_id: int, reason: str) -> Batch:
     why = c.reason(reason)
     with transaction.atomic():
         b = c.locked_batch(found.pk)
-        _transition(b, BatchStatus.ON_HOLD)
+        _allow(b, BatchAction.HOLD)
         _set_status(
             b,
             actor=actor,
@@ -261,8 +276,7 @@ def resume_batch(*, actor: User, batch_id: int, reason: str) -> Batch:
     why = c.reason(reason)
     with transaction.atomic():
         b = c.locked_batch(found.pk)
-        if b.status != BatchStatus.ON_HOLD:
-            raise Conflict(f"batch {b.number} is not on hold", field="batch_id")
+        _allow(b, BatchAction.RESUME)
         _set_status(
             b,
             actor=actor,
@@ -298,7 +312,7 @@ def complete_batch(*, actor: User, batch_id: int) -> Batch:
     require(actor, MfgPerm.STEP_EXECUTE, found.site)
     with transaction.atomic():
         b = c.locked_batch(found.pk)
-        _transition(b, BatchStatus.COMPLETED)
+        _allow(b, BatchAction.COMPLETE)
         remaining = open_steps(b)
         if remaining:
             shown = ", ".join(remaining[:5]) + (" …" if len(remaining) > 5 else "")
@@ -338,12 +352,11 @@ def abort_batch(
     found = c.batch(batch_id)
     require(actor, MfgPerm.BATCH_ABORT, found.site)
     why = c.reason(reason)
-    if found.status in (BatchStatus.REVIEWED, BatchStatus.ABORTED):
-        raise Conflict(f"batch {found.number} is {found.status}", field="batch_id")
+    _allow(found, BatchAction.ABORT)
     proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         b = c.locked_batch(found.pk)
-        _transition(b, BatchStatus.ABORTED)
+        _allow(b, BatchAction.ABORT)
         _end_open_usages(b, actor)
         _set_status(
             b,
@@ -383,12 +396,7 @@ def review_batch(
     found = c.batch(batch_id)
     require(actor, MfgPerm.BATCH_REVIEW, found.site)
     note = c.text(comment, "comment", max_length=4000, required=False)
-    if found.status != BatchStatus.COMPLETED:
-        raise Conflict(
-            f"batch {found.number} is {found.get_status_display().lower()}: only a completed "
-            "batch is reviewed",
-            field="batch_id",
-        )
+    _allow(found, BatchAction.REVIEW)
     involved = (
         StepEntry.objects.filter(batch=found).filter(performed_by=actor).exists()
         or StepEntry.objects.filter(batch=found, verified_by=actor).exists()
@@ -401,8 +409,7 @@ def review_batch(
     proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         b = c.locked_batch(found.pk)
-        if b.status != BatchStatus.COMPLETED:
-            raise Conflict(f"batch {b.number} is no longer awaiting review", field="batch_id")
+        _allow(b, BatchAction.REVIEW)
         _set_status(
             b,
             actor=actor,
