@@ -36,7 +36,8 @@ def record_ref(record: models.Model | tuple[str, str]) -> tuple[str, str]:
 
 
 def jsonable(value: Any) -> Any:
-    """A value as stored in `changes`: str, int, bool or None, so it hashes the same everywhere."""
+    """A value as stored in `changes`: str, int, bool, None, or lists and objects of those, so
+    it hashes the same everywhere."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, models.Model):
@@ -49,6 +50,8 @@ def jsonable(value: Any) -> Any:
         return str(value) if not isinstance(value, dt.date) else value.isoformat()
     if isinstance(value, list | tuple | set | frozenset):
         return [jsonable(v) for v in value]
+    if isinstance(value, Mapping):  # a JSONField: kept as an object, not its repr
+        return {str(k): jsonable(v) for k, v in value.items()}
     return str(value)
 
 

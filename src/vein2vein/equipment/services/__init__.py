@@ -7,7 +7,7 @@ from .interlock import require_equipment_usable
 from .qualification import approve_qualification, record_qualification
 from .service_records import add_plan, change_interval, record_service
 from .units import change_status, entry_gaps, register_equipment, update_equipment
-from .usage import end_usage, start_usage
+from .usage import end_usage, start_usage, start_usage_within
 
 __all__ = [
     "UsabilityResult",
@@ -23,5 +23,6 @@ __all__ = [
     "register_equipment",
     "require_equipment_usable",
     "start_usage",
+    "start_usage_within",
     "update_equipment",
 ]

@@ -54,8 +54,6 @@ def start_usage(
     unit = c.equipment(equipment_id)
     require(actor, EqPerm.USE, unit.site)
     ref = _batch_ref(batch_ref)
-    label = c.text(batch_label, "batch_label", max_length=100)
-    step_label = c.text(step, "step", max_length=200)
     when = _when(at)
     action = "equipment.usage.start"
     require_equipment_usable(
@@ -63,31 +61,13 @@ def start_usage(
     )
     try:
         with transaction.atomic():
-            unit = c.equipment(unit.equipment_id, lock=True)
-            result = check_equipment_usable(unit, when, ref)
-            if not result.ok:
-                raise InterlockBlocked(result.message, field="equipment_id")
-            usage = Usage.objects.create(
-                equipment=unit,
-                batch_type=ref[0],
-                batch_id=ref[1],
-                batch_label=label,
-                step=step_label,
-                started_at=when,
-                started_by=actor,
-                recorded_at=now(),
-            )
-            audit.append_event(
+            usage = start_usage_within(
                 actor=actor,
-                action="equipment.usage.started",
-                record=usage,
-                changes=audit.created(
-                    {
-                        k: v
-                        for k, v in audit.snapshot(usage, Usage.RECORD_FIELDS).items()
-                        if v is not None
-                    }
-                ),
+                equipment_id=unit.equipment_id,
+                batch_ref=ref,
+                batch_label=batch_label,
+                step=step,
+                at=when,
             )
     except InterlockBlocked:
         # Changed between the check and the lock: record the refusal after the rollback.
@@ -97,6 +77,52 @@ def start_usage(
             action=action,
             record=unit,
         ) from None
+    return usage
+
+
+def start_usage_within(
+    *,
+    actor: User,
+    equipment_id: str,
+    batch_ref: BatchRef,
+    batch_label: str,
+    step: str,
+    at: dt.datetime | None = None,
+) -> Usage:
+    """Inside the caller's transaction (a batch step's), so the usage and the step commit or
+    roll back together: lock the unit, check it again, open the usage and its audit event.
+
+    A refusal here raises InterlockBlocked unrecorded, because a record written inside the
+    caller's transaction would roll back with it: the caller passes
+    `require_equipment_usable` first (which records) and records a refusal raised here after
+    its rollback, as `start_usage` does."""
+    unit = c.equipment(equipment_id, lock=True)
+    require(actor, EqPerm.USE, unit.site)
+    ref = _batch_ref(batch_ref)
+    label = c.text(batch_label, "batch_label", max_length=100)
+    step_label = c.text(step, "step", max_length=200)
+    when = _when(at)
+    result = check_equipment_usable(unit, when, ref)
+    if not result.ok:
+        raise InterlockBlocked(result.message, field="equipment_id")
+    usage = Usage.objects.create(
+        equipment=unit,
+        batch_type=ref[0],
+        batch_id=ref[1],
+        batch_label=label,
+        step=step_label,
+        started_at=when,
+        started_by=actor,
+        recorded_at=now(),
+    )
+    audit.append_event(
+        actor=actor,
+        action="equipment.usage.started",
+        record=usage,
+        changes=audit.created(
+            {k: v for k, v in audit.snapshot(usage, Usage.RECORD_FIELDS).items() if v is not None}
+        ),
+    )
     return usage
 
 

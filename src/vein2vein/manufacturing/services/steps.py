@@ -38,7 +38,11 @@ from vein2vein.core.services import (
 from vein2vein.core.time import now
 from vein2vein.documents.files import sha256_of_chunks
 from vein2vein.equipment.models import Equipment, Usage
-from vein2vein.equipment.services import end_usage, require_equipment_usable, start_usage
+from vein2vein.equipment.services import (
+    end_usage,
+    require_equipment_usable,
+    start_usage_within,
+)
 from vein2vein.materials.models import Lot
 from vein2vein.materials.services import consume_lot, require_material_usable
 from vein2vein.quality.choices import DeviationCategory
@@ -469,8 +473,9 @@ def _write_entry(
     corrects: StepEntry | None = None,
     correction_reason: str = "",
 ) -> StepEntry:
-    """Inside the caller's transaction with the batch locked: the entry, its deviation, its
-    audit event; the batch's sequence moves on."""
+    """Inside the caller's transaction with the batch locked: the entry and its deviation; the
+    batch's sequence moves on. The caller writes the audit event (`_record_entry_event`) once
+    the entry is complete."""
     b.last_seq += 1
     b.save(update_fields=["last_seq"])
     needs_verification = bool(step.get("verify"))
@@ -514,40 +519,30 @@ def _write_entry(
         entry.deviation = dev.number
         entry.flag = entry.flag or EntryFlag.DEVIATION
     entry.save(force_insert=True)
+    return entry
+
+
+ENTRY_EVENT_FIELDS = (*StepEntry.RECORD_FIELDS, "file_name", "recorded_at")
+
+
+def _record_entry_event(*, actor: User, entry: StepEntry) -> None:
+    """The entry's audit event, written last in the step's transaction, after every write to
+    the entry (the lot consumed, the sample drawn), so the audited content is what is stored."""
     audit.append_event(
         actor=actor,
         action="manufacturing.step.corrected"
-        if corrects is not None
+        if entry.corrects_id is not None
         else "manufacturing.step.recorded",
         record=entry,
         changes=audit.created(
             {
                 k: v
-                for k, v in audit.snapshot(
-                    entry,
-                    (
-                        "batch",
-                        "seq",
-                        "step_key",
-                        "step_kind",
-                        "status",
-                        "value_text",
-                        "value_number",
-                        "unit",
-                        "flag",
-                        "comment",
-                        "deviation",
-                        "performed_at",
-                        "file_sha256",
-                        "corrects",
-                    ),
-                ).items()
+                for k, v in audit.snapshot(entry, ENTRY_EVENT_FIELDS).items()
                 if v not in (None, "")
             }
         ),
-        reason=correction_reason,
+        reason=entry.correction_reason,
     )
-    return entry
 
 
 def _end_usages_of_finished_operation(actor: User, b: Batch, step: dict[str, Any]) -> None:
@@ -644,18 +639,6 @@ def record_step(
         if password is None:
             raise ValidationFailed("password is required to sign off", field="password")
         proof = check_password_for_signing(actor, password, request)
-    usage = None
-    if kind == StepKind.EQUIPMENT:
-        assert p.equipment is not None
-        # Its own transaction (it records its own refusal); ended again if ours fails.
-        usage = start_usage(
-            actor=actor,
-            equipment_id=p.equipment.equipment_id,
-            batch_ref=(BATCH_REF, str(found.pk)),
-            batch_label=found.number,
-            step=f"{step['key']} {step['title']}"[:200],
-        )
-        p.details["usage_id"] = usage.pk
     try:
         with transaction.atomic():
             b = c.locked_batch(found.pk)
@@ -669,6 +652,16 @@ def record_step(
                 )
             if requires and not is_qualified(actor, requires, at).ok:
                 raise InterlockBlocked("qualification changed meanwhile", field="step_key")
+            if kind == StepKind.EQUIPMENT:
+                assert p.equipment is not None
+                usage = start_usage_within(
+                    actor=actor,
+                    equipment_id=p.equipment.equipment_id,
+                    batch_ref=(BATCH_REF, str(b.pk)),
+                    batch_label=b.number,
+                    step=f"{step['key']} {step['title']}"[:200],
+                )
+                p.details["usage_id"] = usage.pk
             entry = _write_entry(actor=actor, b=b, step=step, p=p, comment=note, at=at)
             if kind == StepKind.MATERIAL:
                 assert p.lot is not None
@@ -685,15 +678,29 @@ def record_step(
                 entry.save(update_fields=["details"])
             elif kind == StepKind.SAMPLE:
                 _draw_sample(actor=actor, b=b, step=step, entry=entry, at=at)
-            elif kind == StepKind.SIGNOFF:
+            _record_entry_event(actor=actor, entry=entry)
+            if kind == StepKind.SIGNOFF:
                 assert proof is not None
                 apply_signature(
                     proof=proof, actor=actor, record=entry, meaning=SignatureMeaning.PERFORMED
                 )
             _end_usages_of_finished_operation(actor, b, step)
-    except BaseException:
-        if usage is not None:
-            end_usage(actor=actor, usage_id=usage.pk)
+    except InterlockBlocked:
+        if kind == StepKind.EQUIPMENT:
+            # The unit changed between the check and the lock: record the refusal now that
+            # the step's transaction has rolled back (this raises when it is still refused).
+            assert p.equipment is not None
+            try:
+                require_equipment_usable(
+                    actor=actor,
+                    equipment=p.equipment,
+                    action=ACTION,
+                    record=found,
+                    batch_ref=(BATCH_REF, str(found.pk)),
+                )
+            except InterlockBlocked as exc:
+                exc.field = "scan"
+                raise
         raise
     return entry
 
@@ -865,7 +872,7 @@ def correct_entry(
             changes={"status": {"old": previous_status, "new": EntryStatus.SUPERSEDED}},
             reason=why,
         )
-        return _write_entry(
+        entry = _write_entry(
             actor=actor,
             b=b,
             step=step,
@@ -875,3 +882,5 @@ def correct_entry(
             corrects=old,
             correction_reason=why,
         )
+        _record_entry_event(actor=actor, entry=entry)
+        return entry
