@@ -38,6 +38,7 @@ VEIN2VEIN_COMMANDS = frozenset(
         "documents",
         "materials",
         "serve",
+        "simulate",
         "token",
         "user",
     }

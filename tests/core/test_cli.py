@@ -70,3 +70,8 @@ def test_user_command_refuses_a_non_admin(make_user) -> None:  # type: ignore[no
     with pytest.raises(CommandError, match="needs"):
         call_command("user", "unlock", "op7", "--by", "op8", "--reason", "Not mine to do")
     assert AuditEvent.objects.count() == events
+
+
+def test_simulate_is_offered() -> None:
+    """The simulator writes only through the services, so the console script offers it."""
+    assert cli.refusal("simulate") is None
