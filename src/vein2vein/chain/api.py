@@ -17,6 +17,7 @@ from collections.abc import Callable
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
+from vein2vein.core.actors import api_user
 from vein2vein.core.api import ERRORS
 from vein2vein.core.errors import NotFound
 from vein2vein.core.models import User
@@ -74,12 +75,8 @@ from .schemas import (
 router = Router(tags=["chain"])
 
 
-def _user(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined, no-any-return]
-
-
 def _view(request: HttpRequest) -> User:
-    user = _user(request)
+    user = api_user(request)
     require(user, ChainPerm.VIEW)
     return user
 
@@ -325,7 +322,7 @@ def list_products(request: HttpRequest, filters: Query[ProductFilter]) -> list[P
 
 @router.post("/products", response={201: ProductOut, **ERRORS})
 def create_product(request: HttpRequest, payload: ProductIn) -> Status[ProductOut]:
-    p = services.create_product(actor=_user(request), **payload.dict())
+    p = services.create_product(actor=api_user(request), **payload.dict())
     return Status(201, _product_out(p))
 
 
@@ -343,7 +340,7 @@ def update_product(request: HttpRequest, product_id: int, payload: ProductPatch)
     fields = payload.dict(exclude_unset=True, exclude_none=True)
     reason = fields.pop("reason")
     p = services.update_product(
-        actor=_user(request), product_id=product_id, reason=reason, **fields
+        actor=api_user(request), product_id=product_id, reason=reason, **fields
     )
     return _product_out(selectors.products().get(pk=p.pk))  # as stored (e.g. 10 -> 10.0)
 
@@ -351,7 +348,7 @@ def update_product(request: HttpRequest, product_id: int, payload: ProductPatch)
 # --- patients (clinical roles only) ------------------------------------------------------------
 def _clinical(request: HttpRequest) -> User:
     """Patients are personal data: only the clinical roles reach them (403 for the others)."""
-    user = _user(request)
+    user = api_user(request)
     require(user, ChainPerm.VIEW_IDENTITY)
     return user
 
@@ -383,7 +380,7 @@ def list_patients(request: HttpRequest, filters: Query[PatientFilter]) -> list[P
 
 @router.post("/patients", response={201: PatientOut, **ERRORS})
 def enroll_patient(request: HttpRequest, payload: PatientIn) -> Status[PatientOut]:
-    user = _user(request)
+    user = api_user(request)
     p = services.enroll_patient(actor=user, **payload.dict())
     return Status(201, _patient_out(_patient(user, p.pk)))
 
@@ -395,7 +392,7 @@ def get_patient(request: HttpRequest, patient_id: int) -> PatientOut:
 
 @router.patch("/patients/{int:patient_id}", response={200: PatientOut, **ERRORS})
 def correct_patient(request: HttpRequest, patient_id: int, payload: PatientPatch) -> PatientOut:
-    user = _user(request)
+    user = api_user(request)
     fields = payload.dict(exclude_unset=True)
     reason = fields.pop("reason")
     # consent_date may be cleared (null); any other field sent as null is left as it is.
@@ -422,7 +419,7 @@ def list_orders(request: HttpRequest, filters: Query[OrderFilter]) -> list[Order
 
 @router.post("/orders", response={201: OrderOut, **ERRORS})
 def create_order(request: HttpRequest, payload: OrderIn) -> Status[OrderOut]:
-    user = _user(request)
+    user = api_user(request)
     o = services.create_order(actor=user, **payload.dict())
     return Status(201, _order_answer(user, _order(user, o.pk)))
 
@@ -435,7 +432,7 @@ def get_order(request: HttpRequest, order_id: int) -> OrderOut:
 
 @router.post("/orders/{int:order_id}/cancel", response={200: OrderOut, **ERRORS})
 def cancel_order(request: HttpRequest, order_id: int, payload: ReasonIn) -> OrderOut:
-    user = _user(request)
+    user = api_user(request)
     services.cancel_order(actor=user, order_id=order_id, reason=payload.reason)
     return _order_answer(user, _order(user, order_id))
 
@@ -443,7 +440,7 @@ def cancel_order(request: HttpRequest, order_id: int, payload: ReasonIn) -> Orde
 @router.post("/orders/{int:order_id}/advance", response={200: OrderOut, **ERRORS})
 def advance_order(request: HttpRequest, order_id: int, payload: AdvanceIn) -> OrderOut:
     """Move the order into a later stage (manufacturing, QC, released, rejected, infused)."""
-    user = _user(request)
+    user = api_user(request)
     services.advance_order(actor=user, order_id=order_id, **payload.dict())
     return _order_answer(user, _order(user, order_id))
 
@@ -467,7 +464,7 @@ def slot_calendar(request: HttpRequest, filters: Query[CalendarFilter]) -> list[
 
 @router.post("/slots/capacity", response={200: list[CapacityOut], **ERRORS})
 def set_capacity(request: HttpRequest, payload: CapacityIn) -> list[CapacityOut]:
-    rows: list[SlotCapacity] = services.set_capacity(actor=_user(request), **payload.dict())
+    rows: list[SlotCapacity] = services.set_capacity(actor=api_user(request), **payload.dict())
     return [CapacityOut(site=r.site.code, day=r.day, capacity=r.capacity) for r in rows]
 
 
@@ -479,7 +476,7 @@ def _booking_answer(b: SlotBooking) -> BookingOut:
 
 @router.post("/orders/{int:order_id}/book", response={201: BookingOut, **ERRORS})
 def book_slot(request: HttpRequest, order_id: int, payload: BookIn) -> Status[BookingOut]:
-    b = services.book_slot(actor=_user(request), order_id=order_id, day=payload.day)
+    b = services.book_slot(actor=api_user(request), order_id=order_id, day=payload.day)
     return Status(201, _booking_answer(b))
 
 
@@ -489,14 +486,14 @@ def reschedule_slot(
 ) -> Status[BookingOut]:
     """Move the collection to another day: a new booking; the old one is kept, released."""
     b = services.reschedule_slot(
-        actor=_user(request), order_id=order_id, day=payload.day, reason=payload.reason
+        actor=api_user(request), order_id=order_id, day=payload.day, reason=payload.reason
     )
     return Status(201, _booking_answer(b))
 
 
 @router.post("/orders/{int:order_id}/cancel-booking", response={200: OrderOut, **ERRORS})
 def cancel_booking(request: HttpRequest, order_id: int, payload: ReasonIn) -> OrderOut:
-    user = _user(request)
+    user = api_user(request)
     services.cancel_booking(actor=user, order_id=order_id, reason=payload.reason)
     return _order_answer(user, _order(user, order_id))
 
@@ -514,7 +511,7 @@ def _collection(o: TherapyOrder) -> Collection:
 def record_collection(
     request: HttpRequest, order_id: int, payload: CollectionIn
 ) -> Status[CollectionOut]:
-    user = _user(request)
+    user = api_user(request)
     services.record_collection(actor=user, order_id=order_id, **payload.dict())
     return Status(201, _collection_out(_collection(_order(user, order_id))))
 
@@ -523,7 +520,7 @@ def record_collection(
 def correct_collection(
     request: HttpRequest, order_id: int, payload: CollectionPatch
 ) -> CollectionOut:
-    user = _user(request)
+    user = api_user(request)
     fields = payload.dict(exclude_unset=True)
     reason = fields.pop("reason")
     # WBC and CD3 may be cleared (null, not known); other fields sent as null are left alone.
@@ -557,7 +554,7 @@ def receive_collection(
 ) -> Status[ReceiptOut]:
     """Receive the apheresis bag: scan the label (DIN, COI identifier, date of birth). A scan
     that does not match is refused (409, field `scans`), recorded and raises a deviation."""
-    user = _user(request)
+    user = api_user(request)
     services.receive_collection(actor=user, order_id=order_id, **payload.dict())
     return Status(201, _receipt_out(_receipt(_order(user, order_id))))
 
@@ -574,7 +571,7 @@ def disposition_receipt(
 ) -> ReceiptOut:
     """QA dispositions a quarantined receipt, signed with the password: `accepted` lets a
     batch start, `rejected` rejects the order. Not quarantined: 409; not QA: 403."""
-    user = _user(request)
+    user = api_user(request)
     o = _order(user, order_id)
     services.disposition_receipt(actor=user, order_id=o.pk, request=request, **payload.dict())
     return _receipt_out(_receipt(o))
@@ -584,7 +581,7 @@ def disposition_receipt(
 def hand_off(request: HttpRequest, order_id: int, payload: HandoffIn) -> Status[CustodyEventOut]:
     """Hand the material on; the scan must match the order or nothing is recorded but the
     refusal (409 and a deviation for another patient's identifier)."""
-    event = services.hand_off(actor=_user(request), order_id=order_id, **payload.dict())
+    event = services.hand_off(actor=api_user(request), order_id=order_id, **payload.dict())
     return Status(201, CustodyEventOut(**_event_fields(event)))  # type: ignore[arg-type]
 
 

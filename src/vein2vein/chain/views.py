@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from vein2vein.core import selectors as core_selectors
+from vein2vein.core.actors import page_user
 from vein2vein.core.audit import record_ref
 from vein2vein.core.choices import SiteKind
 from vein2vein.core.errors import DomainError, InterlockBlocked
@@ -51,10 +52,6 @@ LIST_PAGE = 50
 CLOCK_WARN_HOURS = 12
 
 
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
-
-
 def _forbidden(request: HttpRequest, perm: str) -> HttpResponse:
     return render(request, "core/forbidden.html", {"perm": perm}, status=403)
 
@@ -71,7 +68,7 @@ def _nav(user: User) -> dict[str, bool]:
 def _page(
     request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
-    return render(request, template, {"nav": _nav(_user(request)), **context}, status=status)
+    return render(request, template, {"nav": _nav(page_user(request)), **context}, status=status)
 
 
 def _form_page(
@@ -92,7 +89,7 @@ def _form_page(
 
 
 def _order_or_404(request: HttpRequest, order_id: int) -> TherapyOrder:
-    found = selectors.order_for(_user(request), order_id)
+    found = selectors.order_for(page_user(request), order_id)
     if found is None:
         raise Http404("no such order at your sites")
     return found
@@ -181,7 +178,7 @@ def _collection_day(order: TherapyOrder) -> dt.date | None:
 @needs(ChainPerm.VIEW)
 def order_list(request: HttpRequest) -> HttpResponse:
     """The orders of the user's sites; a scanned COI opens its order."""
-    user = _user(request)
+    user = page_user(request)
     form = cf.OrderFilterForm(request.GET or None)
     rows = selectors.orders_for(user)
     status = 200
@@ -334,7 +331,7 @@ def _actions(
 @needs(ChainPerm.VIEW)
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     """The vein-to-vein page: identity, where the material is, the clock, every handoff."""
-    user = _user(request)
+    user = page_user(request)
     o = _order_or_404(request, order_id)
     v2v = selectors.vein_to_vein(o)
     collection, receipt = v2v["collection"], v2v["receipt"]
@@ -386,7 +383,7 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
 @needs(ChainPerm.ORDER_CREATE)
 @require_http_methods(["GET", "POST"])
 def order_create(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = page_user(request)
     patients = selectors.patients_for(user).order_by("site__code", "site_patient_id")
     initial: dict[str, Any] = {}
     wanted = request.GET.get("patient", "")
@@ -440,7 +437,9 @@ def order_cancel(request: HttpRequest, order_id: int) -> HttpResponse:
     outcome = run_form(
         request,
         form,
-        lambda d: services.cancel_order(actor=_user(request), order_id=o.pk, reason=d["reason"]),
+        lambda d: services.cancel_order(
+            actor=page_user(request), order_id=o.pk, reason=d["reason"]
+        ),
     )
     if outcome.done:
         messages.success(request, f"Order {o.coi_eye_readable} cancelled.")
@@ -478,7 +477,7 @@ def _calendar(site: Site, start: dt.date) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def order_book(request: HttpRequest, order_id: int) -> HttpResponse:
     """The slot calendar of the order's manufacturing site: book, reschedule or cancel."""
-    user = _user(request)
+    user = page_user(request)
     o = _order_or_404(request, order_id)
     booking = SlotBooking.objects.filter(order=o, status=BookingStatus.BOOKED).first()
     action = request.POST.get("action", "") if request.method == "POST" else ""
@@ -546,7 +545,7 @@ def _calendar_site(request: HttpRequest, sites: QuerySet[Site]) -> Site | None:
     here: Site | None = getattr(request, "site", None)
     if here is not None and sites.filter(pk=here.pk).exists():
         return here
-    mine = sites.filter(pk__in=core_selectors.user_sites(_user(request)))
+    mine = sites.filter(pk__in=core_selectors.user_sites(page_user(request)))
     return mine.first() or sites.first()
 
 
@@ -554,7 +553,7 @@ def _calendar_site(request: HttpRequest, sites: QuerySet[Site]) -> Site | None:
 @require_http_methods(["GET", "POST"])
 def capacity_calendar(request: HttpRequest) -> HttpResponse:
     """Capacity and bookings per manufacturing site; the supervisor sets capacity here."""
-    user = _user(request)
+    user = page_user(request)
     sites = selectors.manufacturing_sites()
     site = _calendar_site(request, sites)
     if site is None and request.GET.get("site"):
@@ -616,7 +615,7 @@ def order_collect(request: HttpRequest, order_id: int) -> HttpResponse:
     outcome = run_form(
         request,
         form,
-        lambda d: services.record_collection(actor=_user(request), order_id=o.pk, **d),
+        lambda d: services.record_collection(actor=page_user(request), order_id=o.pk, **d),
     )
     if outcome.done and outcome.result is not None:
         c = outcome.result
@@ -644,7 +643,7 @@ def order_collect(request: HttpRequest, order_id: int) -> HttpResponse:
 def order_label(request: HttpRequest, order_id: int) -> HttpResponse:
     """The apheresis bag label, to print. Patient identifiers only for those who may see them;
     everyone else sees the date of birth masked in its barcode text too."""
-    user = _user(request)
+    user = page_user(request)
     o = _order_or_404(request, order_id)
     collection = selectors.vein_to_vein(o)["collection"]
     if collection is None:
@@ -717,7 +716,7 @@ def order_handoff(request: HttpRequest, order_id: int) -> HttpResponse:
     outcome = _attempt(
         request,
         form,
-        lambda d: services.hand_off(actor=_user(request), order_id=o.pk, **d),
+        lambda d: services.hand_off(actor=page_user(request), order_id=o.pk, **d),
     )
     if outcome.result is not None:
         messages.success(
@@ -748,7 +747,7 @@ def goods_in(request: HttpRequest) -> HttpResponse:
     """Collected material on its way to the user's manufacturing sites, soonest deadline first."""
     rows = [
         {"order": o, "clock": ClockView.of(o)}
-        for o in selectors.awaiting_receipt(_user(request))[:200]
+        for o in selectors.awaiting_receipt(page_user(request))[:200]
     ]
     return _page(request, "chain/goods_in.html", {"rows": rows, "tab": "receive"})
 
@@ -766,7 +765,7 @@ def order_receive(request: HttpRequest, order_id: int) -> HttpResponse:
         request,
         form,
         lambda d: services.receive_collection(
-            actor=_user(request), order_id=o.pk, decision=decision, **d
+            actor=page_user(request), order_id=o.pk, decision=decision, **d
         ),
     )
     if outcome.result is not None:
@@ -826,7 +825,7 @@ def receipt_disposition(request: HttpRequest, order_id: int) -> HttpResponse:
         request,
         form,
         lambda d: services.disposition_receipt(
-            actor=_user(request), order_id=o.pk, request=request, **d
+            actor=page_user(request), order_id=o.pk, request=request, **d
         ),
     )
     if outcome.done:
@@ -858,7 +857,7 @@ def receipt_disposition(request: HttpRequest, order_id: int) -> HttpResponse:
 
 
 def _patient_or_404(request: HttpRequest, patient_id: int) -> Patient:
-    found = selectors.patients_for(_user(request)).filter(pk=patient_id).first()
+    found = selectors.patients_for(page_user(request)).filter(pk=patient_id).first()
     if found is None:
         raise Http404("no such patient at your sites")
     return found
@@ -866,7 +865,7 @@ def _patient_or_404(request: HttpRequest, patient_id: int) -> Patient:
 
 @needs(ChainPerm.VIEW_IDENTITY)
 def patient_list(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = page_user(request)
     q = request.GET.get("q", "").strip()[:100]
     rows = selectors.patients_for(user).order_by("site__code", "site_patient_id")
     if q:
@@ -891,7 +890,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 @needs(ChainPerm.PATIENT_MANAGE)
 @require_http_methods(["GET", "POST"])
 def patient_create(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = page_user(request)
     sites = _sites_where(user, ChainPerm.PATIENT_MANAGE)
     form = cf.PatientForm(
         request.POST or None, sites=sites, initial=_preferred_site(request, sites)
@@ -921,7 +920,7 @@ def patient_create(request: HttpRequest) -> HttpResponse:
 
 @needs(ChainPerm.VIEW_IDENTITY)
 def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
-    user = _user(request)
+    user = page_user(request)
     p = _patient_or_404(request, patient_id)
     record_type, record_id = record_ref(p)
     return _page(
@@ -953,7 +952,7 @@ def patient_correct(request: HttpRequest, patient_id: int) -> HttpResponse:
         why = values.pop("reason")
         changed = {k: v for k, v in values.items() if v != initial.get(k)}
         return services.correct_patient(
-            actor=_user(request), patient_id=p.pk, reason=why, **changed
+            actor=page_user(request), patient_id=p.pk, reason=why, **changed
         )
 
     outcome = run_form(request, form, correct)
@@ -982,7 +981,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
         "chain/product_list.html",
         {
             "products": selectors.products(),
-            "can_manage": has_perm(_user(request), ChainPerm.PRODUCT_MANAGE),
+            "can_manage": has_perm(page_user(request), ChainPerm.PRODUCT_MANAGE),
             "tab": "products",
         },
     )
@@ -992,7 +991,9 @@ def product_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def product_create(request: HttpRequest) -> HttpResponse:
     form = cf.ProductForm(request.POST or None)
-    outcome = run_form(request, form, lambda d: services.create_product(actor=_user(request), **d))
+    outcome = run_form(
+        request, form, lambda d: services.create_product(actor=page_user(request), **d)
+    )
     if outcome.done and outcome.result is not None:
         messages.success(request, f"Product {outcome.result.code} created.")
         return redirect("chain:product_list")
@@ -1020,7 +1021,7 @@ def product_edit(request: HttpRequest, product_id: int) -> HttpResponse:
         values.pop("code", None)
         changed = {k: v for k, v in values.items() if v != initial.get(k)}
         return services.update_product(
-            actor=_user(request), product_id=product.pk, reason=why, **changed
+            actor=page_user(request), product_id=product.pk, reason=why, **changed
         )
 
     outcome = run_form(request, form, update)

@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from ninja import Query, Router, Status
 
 from . import selectors, services
+from .actors import api_user
 from .audit import verify_chain
 from .auth import token_of
 from .errors import NotFound, PermissionRefused
@@ -39,10 +40,6 @@ router = Router()
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
-def _user(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined, no-any-return]
-
-
 def _site(site_id: int) -> Site:
     site = Site.objects.filter(pk=site_id).first()
     if site is None:
@@ -60,25 +57,25 @@ def _roles(user: User) -> list[RoleOut]:
 # --- me -------------------------------------------------------------------------------------
 @router.get("/me", response={200: MeOut, **ERRORS}, tags=["users"])
 def me(request: HttpRequest) -> MeOut:
-    user = _user(request)
+    user = api_user(request)
     return MeOut(id=user.pk, username=user.username, full_name=user.full_name, roles=_roles(user))
 
 
 # --- sites ----------------------------------------------------------------------------------
 @router.get("/sites", response={200: list[SiteOut], **ERRORS}, tags=["sites"])
 def list_sites(request: HttpRequest) -> list[Site]:
-    require(_user(request), Perm.RECORD_VIEW)
+    require(api_user(request), Perm.RECORD_VIEW)
     return list(selectors.sites())
 
 
 @router.post("/sites", response={201: SiteOut, **ERRORS}, tags=["sites"])
 def create_site(request: HttpRequest, payload: SiteIn) -> Status[Site]:
-    return Status(201, services.create_site(actor=_user(request), **payload.dict()))
+    return Status(201, services.create_site(actor=api_user(request), **payload.dict()))
 
 
 @router.get("/sites/{site_id}", response={200: SiteOut, **ERRORS}, tags=["sites"])
 def get_site(request: HttpRequest, site_id: int) -> Site:
-    require(_user(request), Perm.RECORD_VIEW)
+    require(api_user(request), Perm.RECORD_VIEW)
     return _site(site_id)
 
 
@@ -86,26 +83,26 @@ def get_site(request: HttpRequest, site_id: int) -> Site:
 def update_site(request: HttpRequest, site_id: int, payload: SitePatch) -> Site:
     fields = payload.dict(exclude_unset=True, exclude_none=True)
     reason = fields.pop("reason")
-    return services.update_site(actor=_user(request), site_id=site_id, reason=reason, **fields)
+    return services.update_site(actor=api_user(request), site_id=site_id, reason=reason, **fields)
 
 
 @router.post("/sites/{site_id}/deactivate", response={200: SiteOut, **ERRORS}, tags=["sites"])
 def deactivate_site(request: HttpRequest, site_id: int, payload: ReasonIn) -> Site:
-    return services.deactivate_site(actor=_user(request), site_id=site_id, reason=payload.reason)
+    return services.deactivate_site(actor=api_user(request), site_id=site_id, reason=payload.reason)
 
 
 @router.post("/sites/{site_id}/reactivate", response={200: SiteOut, **ERRORS}, tags=["sites"])
 def reactivate_site(request: HttpRequest, site_id: int, payload: ReasonIn) -> Site:
-    return services.reactivate_site(actor=_user(request), site_id=site_id, reason=payload.reason)
+    return services.reactivate_site(actor=api_user(request), site_id=site_id, reason=payload.reason)
 
 
 # --- audit trail ----------------------------------------------------------------------------
 @router.get("/audit/events", response={200: list[AuditEventOut], **ERRORS}, tags=["audit"])
 def audit_events(request: HttpRequest, filters: Query[AuditFilter]) -> list[object]:
-    require(_user(request), Perm.AUDIT_VIEW)
+    require(api_user(request), Perm.AUDIT_VIEW)
     qs = selectors.audit_events(**filters.dict(exclude={"limit", "offset"}))
     events = list(qs[filters.offset : filters.offset + filters.limit])
-    user = _user(request)
+    user = api_user(request)
     for event in events:  # shown, never saved: the stored event and its hash stay as they are
         event.changes = dict(visible_changes(user, event))
     return events
@@ -113,7 +110,7 @@ def audit_events(request: HttpRequest, filters: Query[AuditFilter]) -> list[obje
 
 @router.get("/audit/verify", response={200: VerifyOut, **ERRORS}, tags=["audit"])
 def audit_verify(request: HttpRequest) -> VerifyOut:
-    require(_user(request), Perm.AUDIT_VIEW)
+    require(api_user(request), Perm.AUDIT_VIEW)
     result = verify_chain()
     p = result.problem
     return VerifyOut(
@@ -147,7 +144,7 @@ def _signature_out(sig: Signature) -> SignatureOut:
 
 @router.post("/signatures", response={201: SignatureOut, **ERRORS}, tags=["signatures"])
 def sign(request: HttpRequest, payload: SignIn) -> Status[SignatureOut]:
-    user = _user(request)
+    user = api_user(request)
     require(user, Perm.RECORD_VIEW)
     record = resolve_signable(payload.record_type, payload.record_id)
     sig = services.sign_record(
@@ -163,7 +160,7 @@ def sign(request: HttpRequest, payload: SignIn) -> Status[SignatureOut]:
 
 @router.get("/signatures", response={200: list[SignatureOut], **ERRORS}, tags=["signatures"])
 def list_signatures(request: HttpRequest, record_type: str, record_id: str) -> list[SignatureOut]:
-    require(_user(request), Perm.RECORD_VIEW)
+    require(api_user(request), Perm.RECORD_VIEW)
     return [_signature_out(s) for s in signatures_for(resolve_record(record_type, record_id))]
 
 
@@ -181,19 +178,19 @@ def _user_out(user: User) -> UserOut:
 
 @router.get("/users", response={200: list[UserOut], **ERRORS}, tags=["users"])
 def list_users(request: HttpRequest) -> list[UserOut]:
-    require(_user(request), Perm.RECORD_VIEW)
+    require(api_user(request), Perm.RECORD_VIEW)
     return [_user_out(u) for u in selectors.users()]
 
 
 @router.post("/users", response={201: UserOut, **ERRORS}, tags=["users"])
 def create_user(request: HttpRequest, payload: UserIn) -> Status[UserOut]:
-    return Status(201, _user_out(services.create_user(actor=_user(request), **payload.dict())))
+    return Status(201, _user_out(services.create_user(actor=api_user(request), **payload.dict())))
 
 
 @router.post("/users/{user_id}/roles", response={201: RoleOut, **ERRORS}, tags=["users"])
 def grant_role(request: HttpRequest, user_id: int, payload: GrantIn) -> Status[RoleOut]:
     a: RoleAssignment = services.grant_role(
-        actor=_user(request), user_id=user_id, site_id=payload.site_id, role=payload.role
+        actor=api_user(request), user_id=user_id, site_id=payload.site_id, role=payload.role
     )
     return Status(201, RoleOut(id=a.pk, site=a.site.code, role=a.role, granted_at=a.granted_at))
 
@@ -201,7 +198,7 @@ def grant_role(request: HttpRequest, user_id: int, payload: GrantIn) -> Status[R
 @router.post("/roles/{assignment_id}/revoke", response={200: RoleOut, **ERRORS}, tags=["users"])
 def revoke_role(request: HttpRequest, assignment_id: int, payload: ReasonIn) -> RoleOut:
     a = services.revoke_role(
-        actor=_user(request), assignment_id=assignment_id, reason=payload.reason
+        actor=api_user(request), assignment_id=assignment_id, reason=payload.reason
     )
     return RoleOut(id=a.pk, site=a.site.code, role=a.role, granted_at=a.granted_at)
 
@@ -209,7 +206,7 @@ def revoke_role(request: HttpRequest, assignment_id: int, payload: ReasonIn) -> 
 # --- personal API tokens --------------------------------------------------------------------
 @router.get("/tokens", response={200: list[TokenOut], **ERRORS}, tags=["tokens"])
 def list_tokens(request: HttpRequest) -> list[object]:
-    return list(selectors.api_tokens(_user(request)))
+    return list(selectors.api_tokens(api_user(request)))
 
 
 @router.post("/tokens", response={201: TokenCreatedOut, **ERRORS}, tags=["tokens"])
@@ -222,7 +219,7 @@ def create_token(request: HttpRequest, payload: TokenIn) -> Status[TokenCreatedO
             "or use `vein2vein token create` on the server",
             field="authorization",
         )
-    user = _user(request)
+    user = api_user(request)
     token, raw = services.create_api_token(
         actor=user,
         user=user,
@@ -245,4 +242,4 @@ def create_token(request: HttpRequest, payload: TokenIn) -> Status[TokenCreatedO
 
 @router.post("/tokens/{prefix}/revoke", response={200: TokenOut, **ERRORS}, tags=["tokens"])
 def revoke_token(request: HttpRequest, prefix: str, payload: ReasonIn) -> object:
-    return services.revoke_api_token(actor=_user(request), prefix=prefix, reason=payload.reason)
+    return services.revoke_api_token(actor=api_user(request), prefix=prefix, reason=payload.reason)

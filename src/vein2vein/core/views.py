@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
 from . import selectors, services
+from .actors import page_user
 from .audit import verify_chain
 from .errors import DomainError
 from .forms import (
@@ -58,17 +59,13 @@ def needs(perm: str) -> Callable[[View], View]:
     return decorator
 
 
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
-
-
 # --- sites ----------------------------------------------------------------------------------
 @needs(Perm.RECORD_VIEW)
 def site_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "core/site_list.html",
-        {"sites": selectors.sites(), "can_manage": has_perm(_user(request), Perm.SITE_MANAGE)},
+        {"sites": selectors.sites(), "can_manage": has_perm(page_user(request), Perm.SITE_MANAGE)},
     )
 
 
@@ -78,7 +75,7 @@ def site_create(request: HttpRequest) -> HttpResponse:
     form = SiteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            site = services.create_site(actor=_user(request), **form.cleaned_data)
+            site = services.create_site(actor=page_user(request), **form.cleaned_data)
         except DomainError as exc:
             attach_error(form, exc)
         else:
@@ -95,7 +92,7 @@ def site_detail(request: HttpRequest, site_id: int) -> HttpResponse:
         "core/site_detail.html",
         {
             "site": site,
-            "can_manage": has_perm(_user(request), Perm.SITE_MANAGE),
+            "can_manage": has_perm(page_user(request), Perm.SITE_MANAGE),
             "events": selectors.audit_events(record_type="core.site", record_id=str(site.pk))[:50],
             **_signature_panel(request, site),
         },
@@ -114,7 +111,9 @@ def site_edit(request: HttpRequest, site_id: int) -> HttpResponse:
         data.pop("code", None)
         changed = {k: v for k, v in data.items() if v != initial.get(k)}
         try:
-            services.update_site(actor=_user(request), site_id=site.pk, reason=reason, **changed)
+            services.update_site(
+                actor=page_user(request), site_id=site.pk, reason=reason, **changed
+            )
         except DomainError as exc:
             attach_error(form, exc)
         else:
@@ -135,7 +134,7 @@ def site_toggle_active(request: HttpRequest, site_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         service = services.reactivate_site if not site.is_active else services.deactivate_site
         try:
-            service(actor=_user(request), site_id=site.pk, reason=form.cleaned_data["reason"])
+            service(actor=page_user(request), site_id=site.pk, reason=form.cleaned_data["reason"])
         except DomainError as exc:
             attach_error(form, exc)
         else:
@@ -152,7 +151,10 @@ def site_toggle_active(request: HttpRequest, site_id: int) -> HttpResponse:
 @require_POST
 def switch_site(request: HttpRequest) -> HttpResponse:
     site_id = request.POST.get("site_id", "")
-    if site_id.isdigit() and selectors.user_sites(_user(request)).filter(pk=int(site_id)).exists():
+    if (
+        site_id.isdigit()
+        and selectors.user_sites(page_user(request)).filter(pk=int(site_id)).exists()
+    ):
         request.session[SESSION_SITE_KEY] = int(site_id)
     target = request.POST.get("next", "/")
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -166,7 +168,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "core/user_list.html",
-        {"users": selectors.users(), "can_manage": has_perm(_user(request), Perm.USER_MANAGE)},
+        {"users": selectors.users(), "can_manage": has_perm(page_user(request), Perm.USER_MANAGE)},
     )
 
 
@@ -176,7 +178,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
     form = UserForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.create_user(actor=_user(request), **form.cleaned_data)
+            user = services.create_user(actor=page_user(request), **form.cleaned_data)
         except DomainError as exc:
             attach_error(form, exc)
         else:
@@ -189,7 +191,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     person = get_object_or_404(User, pk=user_id)
-    can_manage = has_perm(_user(request), Perm.USER_MANAGE)
+    can_manage = has_perm(page_user(request), Perm.USER_MANAGE)
     grant_form = GrantForm(request.POST or None) if can_manage else None
     if request.method == "POST":
         if grant_form is None:
@@ -197,7 +199,7 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
         if grant_form.is_valid():
             try:
                 services.grant_role(
-                    actor=_user(request),
+                    actor=page_user(request),
                     user_id=person.pk,
                     site_id=grant_form.cleaned_data["site"].pk,
                     role=grant_form.cleaned_data["role"],
@@ -230,7 +232,7 @@ def role_revoke(request: HttpRequest, assignment_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.revoke_role(
-                actor=_user(request),
+                actor=page_user(request),
                 assignment_id=assignment.pk,
                 reason=form.cleaned_data["reason"],
             )
@@ -312,7 +314,7 @@ def sign(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.sign_record(
-                actor=_user(request),
+                actor=page_user(request),
                 record=record,
                 meaning=form.cleaned_data["meaning"],
                 password=form.cleaned_data["password"],
@@ -349,14 +351,14 @@ def my_tokens(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             _, new_token = services.create_api_token(
-                actor=_user(request), user=_user(request), name=form.cleaned_data["name"]
+                actor=page_user(request), user=page_user(request), name=form.cleaned_data["name"]
             )
         except DomainError as exc:
             attach_error(form, exc)
     return render(
         request,
         "core/my_tokens.html",
-        {"form": form, "tokens": selectors.api_tokens(_user(request)), "new_token": new_token},
+        {"form": form, "tokens": selectors.api_tokens(page_user(request)), "new_token": new_token},
     )
 
 
@@ -365,7 +367,7 @@ def my_tokens(request: HttpRequest) -> HttpResponse:
 def my_token_revoke(request: HttpRequest, prefix: str) -> HttpResponse:
     try:
         services.revoke_api_token(
-            actor=_user(request),
+            actor=page_user(request),
             prefix=prefix,
             reason=request.POST.get("reason") or "revoked by its user",
         )
@@ -381,7 +383,7 @@ def password_change(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             user = services.change_own_password(
-                actor=_user(request),
+                actor=page_user(request),
                 old_password=form.cleaned_data["old_password"],
                 new_password=form.cleaned_data["new_password"],
             )

@@ -11,9 +11,9 @@ from django.http import FileResponse, HttpRequest
 from django.urls import reverse
 from ninja import File, Form, Query, Router, Status, UploadedFile
 
+from vein2vein.core.actors import api_user
 from vein2vein.core.api import ERRORS
 from vein2vein.core.errors import NotFound, PermissionRefused
-from vein2vein.core.models import User
 from vein2vein.core.permissions import require
 from vein2vein.core.signing import manifestation, signatures_for
 
@@ -38,10 +38,6 @@ from .schemas import (
 )
 
 router = Router(tags=["documents"])
-
-
-def _user(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined, no-any-return]
 
 
 def _document(number: str) -> Document:
@@ -103,7 +99,7 @@ def _document_out(row: selectors.DocumentRow) -> DocumentOut:
 
 
 def _readable(request: HttpRequest, version_id: int) -> DocumentVersion:
-    user = _user(request)
+    user = api_user(request)
     require(user, DocPerm.VIEW)
     version = (
         DocumentVersion.objects.select_related("document", "created_by")
@@ -128,7 +124,7 @@ def _fresh(version: DocumentVersion) -> VersionOut:
 # --- documents ------------------------------------------------------------------------------
 @router.get("", response={200: list[DocumentOut], **ERRORS})
 def list_documents(request: HttpRequest, filters: Query[DocumentFilter]) -> list[DocumentOut]:
-    user = _user(request)
+    user = api_user(request)
     require(user, DocPerm.VIEW)
     rows = selectors.documents(
         user,
@@ -143,7 +139,7 @@ def list_documents(request: HttpRequest, filters: Query[DocumentFilter]) -> list
 @router.post("", response={201: DocumentOut, **ERRORS})
 def create_document(request: HttpRequest, payload: DocumentIn) -> Status[DocumentOut]:
     document = services.create_document(
-        actor=_user(request),
+        actor=api_user(request),
         kind=payload.kind,
         title=payload.title,
         number=payload.number,
@@ -156,7 +152,7 @@ def create_document(request: HttpRequest, payload: DocumentIn) -> Status[Documen
 @router.get("/queues/mine", response={200: QueueOut, **ERRORS})
 def my_queue(request: HttpRequest) -> QueueOut:
     """Versions waiting for my review or approval signature."""
-    user = _user(request)
+    user = api_user(request)
     require(user, DocPerm.VIEW)
     return QueueOut(
         to_review=[_version_out(v) for v in selectors.awaiting_my_review(user)],
@@ -166,7 +162,7 @@ def my_queue(request: HttpRequest) -> QueueOut:
 
 @router.get("/reviews/overdue", response={200: list[VersionOut], **ERRORS})
 def overdue_reviews(request: HttpRequest) -> list[VersionOut]:
-    require(_user(request), DocPerm.VIEW)
+    require(api_user(request), DocPerm.VIEW)
     return [_version_out(v) for v in selectors.overdue_reviews().select_related("created_by")]
 
 
@@ -185,8 +181,8 @@ def get_version(request: HttpRequest, version_id: int) -> VersionOut:
 )
 def version_file(request: HttpRequest, version_id: int) -> FileResponse:
     """The PDF, inline, re-checked against its SHA-256 on the way out (409 if it changed)."""
-    require(_user(request), DocPerm.VIEW)
-    return pdf_response(_user(request), version_id)
+    require(api_user(request), DocPerm.VIEW)
+    return pdf_response(api_user(request), version_id)
 
 
 @router.post("/versions/{version_id}/draft", response={200: VersionOut, **ERRORS})
@@ -203,7 +199,7 @@ def update_draft(
     elif effective_date is None:
         effective_date = services.UNSET
     version = services.update_draft(
-        actor=_user(request),
+        actor=api_user(request),
         version_id=version_id,
         file=file,
         change_summary=services.UNSET if data.change_summary is None else data.change_summary,
@@ -214,20 +210,22 @@ def update_draft(
 
 @router.post("/versions/{version_id}/submit", response={200: VersionOut, **ERRORS})
 def submit(request: HttpRequest, version_id: int) -> VersionOut:
-    return _fresh(services.submit_for_review(actor=_user(request), version_id=version_id))
+    return _fresh(services.submit_for_review(actor=api_user(request), version_id=version_id))
 
 
 @router.post("/versions/{version_id}/return", response={200: VersionOut, **ERRORS})
 def return_to_draft(request: HttpRequest, version_id: int, payload: ReasonIn) -> VersionOut:
     return _fresh(
-        services.return_to_draft(actor=_user(request), version_id=version_id, reason=payload.reason)
+        services.return_to_draft(
+            actor=api_user(request), version_id=version_id, reason=payload.reason
+        )
     )
 
 
 @router.post("/versions/{version_id}/review", response={200: VersionOut, **ERRORS})
 def review(request: HttpRequest, version_id: int, payload: DocumentsSignIn) -> VersionOut:
     version = services.review_version(
-        actor=_user(request),
+        actor=api_user(request),
         version_id=version_id,
         password=payload.password,
         reason=payload.reason,
@@ -239,7 +237,7 @@ def review(request: HttpRequest, version_id: int, payload: DocumentsSignIn) -> V
 @router.post("/versions/{version_id}/approve", response={200: VersionOut, **ERRORS})
 def approve(request: HttpRequest, version_id: int, payload: DocumentApproveIn) -> VersionOut:
     version = services.approve_version(
-        actor=_user(request),
+        actor=api_user(request),
         version_id=version_id,
         password=payload.password,
         effective_date=payload.effective_date,
@@ -251,14 +249,14 @@ def approve(request: HttpRequest, version_id: int, payload: DocumentApproveIn) -
 
 @router.post("/versions/{version_id}/effective", response={200: VersionOut, **ERRORS})
 def make_effective(request: HttpRequest, version_id: int) -> VersionOut:
-    return _fresh(services.make_effective(actor=_user(request), version_id=version_id))
+    return _fresh(services.make_effective(actor=api_user(request), version_id=version_id))
 
 
 @router.post("/versions/{version_id}/obsolete", response={200: VersionOut, **ERRORS})
 def obsolete_version(request: HttpRequest, version_id: int, payload: ReasonIn) -> VersionOut:
     return _fresh(
         services.obsolete_version(
-            actor=_user(request), version_id=version_id, reason=payload.reason
+            actor=api_user(request), version_id=version_id, reason=payload.reason
         )
     )
 
@@ -268,7 +266,7 @@ def periodic_review(
     request: HttpRequest, version_id: int, payload: DocumentsSignIn
 ) -> Status[PeriodicReviewOut]:
     review: PeriodicReview = services.record_periodic_review(
-        actor=_user(request),
+        actor=api_user(request),
         version_id=version_id,
         password=payload.password,
         reason=payload.reason,
@@ -291,13 +289,13 @@ def periodic_review(
 @router.post("/activate-due", response={200: list[VersionOut], **ERRORS})
 def activate_due(request: HttpRequest) -> list[VersionOut]:
     """Make effective every approved version whose date has come (document control)."""
-    return [_fresh(v) for v in services.activate_due_versions(actor=_user(request))]
+    return [_fresh(v) for v in services.activate_due_versions(actor=api_user(request))]
 
 
 # --- one document (after the fixed paths) ---------------------------------------------------
 @router.get("/{number}", response={200: DocumentDetailOut, **ERRORS})
 def get_document(request: HttpRequest, number: str) -> DocumentDetailOut:
-    user = _user(request)
+    user = api_user(request)
     require(user, DocPerm.VIEW)
     document = _document(number)
     effective = selectors.effective_version(document)
@@ -320,9 +318,9 @@ def create_version(
     file: File[UploadedFile | None] = None,
 ) -> Status[VersionOut]:
     """A new draft version (multipart: change_summary, effective_date, file=the PDF)."""
-    require(_user(request), DocPerm.AUTHOR)
+    require(api_user(request), DocPerm.AUTHOR)
     version = services.create_version(
-        actor=_user(request),
+        actor=api_user(request),
         document=_document(number),
         change_summary=data.change_summary,
         effective_date=data.effective_date,
@@ -334,6 +332,6 @@ def create_version(
 @router.post("/{number}/obsolete", response={200: DocumentOut, **ERRORS})
 def obsolete_document(request: HttpRequest, number: str, payload: ReasonIn) -> DocumentOut:
     document = services.obsolete_document(
-        actor=_user(request), document_id=_document(number).pk, reason=payload.reason
+        actor=api_user(request), document_id=_document(number).pk, reason=payload.reason
     )
     return _document_out(selectors.DocumentRow(document, None, None, False))

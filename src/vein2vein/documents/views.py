@@ -16,6 +16,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
+from vein2vein.core.actors import page_user
 from vein2vein.core.choices import SignatureMeaning
 from vein2vein.core.errors import DomainError
 from vein2vein.core.forms import ReasonForm, attach_error
@@ -41,17 +42,13 @@ def needs(perm: DocPerm) -> Callable[[View], View]:
         @login_required
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if not has_perm(_user(request), perm):
+            if not has_perm(page_user(request), perm):
                 return render(request, "core/forbidden.html", {"perm": perm}, status=403)
             return view(request, *args, **kwargs)
 
         return wrapped
 
     return decorator
-
-
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
 
 
 def _data(request: HttpRequest) -> tuple[Any, Any]:
@@ -76,7 +73,7 @@ def _readable_version(request: HttpRequest, version_id: int) -> DocumentVersion 
     version = get_object_or_404(
         DocumentVersion.objects.select_related("document", "created_by"), pk=version_id
     )
-    if not can_read_version(_user(request), version):
+    if not can_read_version(page_user(request), version):
         return render(request, "core/forbidden.html", {"perm": DocPerm.VIEW_UNRELEASED}, status=403)
     return version
 
@@ -94,7 +91,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "text": data["q"] or None,
             "overdue": data["overdue"],
         }
-    user = _user(request)
+    user = page_user(request)
     rows = selectors.documents(user, **filters)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -124,7 +121,7 @@ def overdue_reviews(request: HttpRequest) -> HttpResponse:
             "overdue": selectors.overdue_reviews(),
             "due_soon": selectors.reviews_due_within(60),
             "today": today(),
-            "can_review": has_perm(_user(request), DocPerm.PERIODIC_REVIEW),
+            "can_review": has_perm(page_user(request), DocPerm.PERIODIC_REVIEW),
         },
     )
 
@@ -138,7 +135,7 @@ def document_create(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             version = services.draft_new_document(
-                actor=_user(request),
+                actor=page_user(request),
                 kind=data["kind"],
                 title=data["title"],
                 number=data["number"] or None,
@@ -159,7 +156,7 @@ def document_create(request: HttpRequest) -> HttpResponse:
 @needs(DocPerm.VIEW)
 def document_detail(request: HttpRequest, number: str) -> HttpResponse:
     document = _document_or_404(number)
-    user = _user(request)
+    user = page_user(request)
     effective = selectors.effective_version(document)
     versions = selectors.visible_versions(user, document)
     if not versions:
@@ -190,7 +187,7 @@ def version_create(request: HttpRequest, number: str) -> HttpResponse:
         data = form.cleaned_data
         try:
             version = services.create_version(
-                actor=_user(request),
+                actor=page_user(request),
                 document=document,
                 change_summary=data["change_summary"],
                 effective_date=data["effective_date"],
@@ -212,7 +209,9 @@ def document_obsolete(request: HttpRequest, number: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.obsolete_document(
-                actor=_user(request), document_id=document.pk, reason=form.cleaned_data["reason"]
+                actor=page_user(request),
+                document_id=document.pk,
+                reason=form.cleaned_data["reason"],
             )
         except DomainError as exc:
             attach_error(form, exc)
@@ -269,7 +268,7 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
     if isinstance(found, HttpResponse):
         return found
     version = found
-    user = _user(request)
+    user = page_user(request)
     if version.status == VersionStatus.APPROVED:
         selectors.activate_due(version.document)
         version.refresh_from_db()
@@ -290,7 +289,7 @@ def version_detail(request: HttpRequest, version_id: int) -> HttpResponse:
 @needs(DocPerm.VIEW)
 def version_file(request: HttpRequest, version_id: int) -> HttpResponseBase:
     try:
-        return pdf_response(_user(request), version_id)
+        return pdf_response(page_user(request), version_id)
     except DomainError as exc:
         return _refused(request, exc)
 
@@ -342,7 +341,7 @@ def _version_step(
     form = form_class(*_data(request))
     if request.method == "POST" and form.is_valid():
         try:
-            call(_user(request), version, form.cleaned_data)
+            call(page_user(request), version, form.cleaned_data)
         except DomainError as exc:
             attach_error(form, exc)
             response = _form_page(

@@ -7,6 +7,7 @@ from typing import Any
 from django.http import FileResponse, HttpRequest
 from ninja import File, Form, Query, Router, Status, UploadedFile
 
+from vein2vein.core.actors import api_user
 from vein2vein.core.errors import NotFound
 from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import require
@@ -43,12 +44,8 @@ router = Router(tags=["equipment"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
-def _user(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined, no-any-return]
-
-
 def _reader(request: HttpRequest) -> User:
-    user = _user(request)
+    user = api_user(request)
     require(user, EqPerm.VIEW)
     return user
 
@@ -184,7 +181,7 @@ def list_units(request: HttpRequest, filters: Query[EquipmentFilter]) -> list[Eq
 
 @router.post("/units", response={201: EquipmentOut, **ERRORS})
 def register_unit(request: HttpRequest, payload: EquipmentIn) -> Status[EquipmentOut]:
-    unit = services.register_equipment(actor=_user(request), **payload.dict())
+    unit = services.register_equipment(actor=api_user(request), **payload.dict())
     return Status(201, _unit_out(unit))
 
 
@@ -199,14 +196,16 @@ def correct_unit(request: HttpRequest, equipment_id: str, payload: EquipmentPatc
     fields = payload.dict(exclude_unset=True)
     reason = fields.pop("reason")
     unit = services.update_equipment(
-        actor=_user(request), equipment_id=equipment_id, reason=reason, **fields
+        actor=api_user(request), equipment_id=equipment_id, reason=reason, **fields
     )
     return _unit_out(unit)
 
 
 @router.post("/units/{equipment_id}/status", response={200: EquipmentOut, **ERRORS})
 def change_status(request: HttpRequest, equipment_id: str, payload: StatusIn) -> EquipmentOut:
-    unit = services.change_status(actor=_user(request), equipment_id=equipment_id, **payload.dict())
+    unit = services.change_status(
+        actor=api_user(request), equipment_id=equipment_id, **payload.dict()
+    )
     return _unit_out(unit)
 
 
@@ -243,7 +242,7 @@ def record_qualification(
     request: HttpRequest, equipment_id: str, payload: QualificationIn
 ) -> Status[UnitQualificationOut]:
     rec = services.record_qualification(
-        actor=_user(request), equipment_id=equipment_id, **payload.dict()
+        actor=api_user(request), equipment_id=equipment_id, **payload.dict()
     )
     return Status(201, _qual_out(rec))
 
@@ -253,7 +252,7 @@ def approve_qualification(
     request: HttpRequest, record_id: int, payload: EquipmentSignIn
 ) -> UnitQualificationOut:
     rec = services.approve_qualification(
-        actor=_user(request), record_id=record_id, request=request, **payload.dict()
+        actor=api_user(request), record_id=record_id, request=request, **payload.dict()
     )
     return _qual_out(rec)
 
@@ -267,13 +266,13 @@ def list_plans(request: HttpRequest, equipment_id: str) -> list[PlanOut]:
 
 @router.post("/units/{equipment_id}/plans", response={201: PlanOut, **ERRORS})
 def add_plan(request: HttpRequest, equipment_id: str, payload: PlanIn) -> Status[PlanOut]:
-    plan = services.add_plan(actor=_user(request), equipment_id=equipment_id, **payload.dict())
+    plan = services.add_plan(actor=api_user(request), equipment_id=equipment_id, **payload.dict())
     return Status(201, _plan_out(plan))
 
 
 @router.post("/plans/{plan_id}/interval", response={200: PlanOut, **ERRORS})
 def change_interval(request: HttpRequest, plan_id: int, payload: IntervalIn) -> PlanOut:
-    plan = services.change_interval(actor=_user(request), plan_id=plan_id, **payload.dict())
+    plan = services.change_interval(actor=api_user(request), plan_id=plan_id, **payload.dict())
     return _plan_out(plan)
 
 
@@ -288,7 +287,7 @@ def record_service(
     result, remarks, password, file = the certificate PDF, required for a calibration). A
     failed calibration answers with its deviation and impact list."""
     rec = services.record_service(
-        actor=_user(request),
+        actor=api_user(request),
         plan_id=plan_id,
         performed_at=data.performed_at,
         result=data.result,
@@ -345,7 +344,7 @@ def list_usages(request: HttpRequest, equipment_id: str) -> list[UsageOut]:
 @router.post("/units/{equipment_id}/usages", response={201: UsageOut, **ERRORS})
 def start_usage(request: HttpRequest, equipment_id: str, payload: UsageIn) -> Status[UsageOut]:
     usage = services.start_usage(
-        actor=_user(request),
+        actor=api_user(request),
         equipment_id=equipment_id,
         batch_ref=(payload.batch_type, payload.batch_id),
         batch_label=payload.batch_label,
@@ -357,4 +356,4 @@ def start_usage(request: HttpRequest, equipment_id: str, payload: UsageIn) -> St
 
 @router.post("/usages/{usage_id}/end", response={200: UsageOut, **ERRORS})
 def end_usage(request: HttpRequest, usage_id: int, payload: UsageEndIn) -> UsageOut:
-    return _usage_out(services.end_usage(actor=_user(request), usage_id=usage_id, at=payload.at))
+    return _usage_out(services.end_usage(actor=api_user(request), usage_id=usage_id, at=payload.at))

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from vein2vein.core import selectors as core_selectors
+from vein2vein.core.actors import page_user
 from vein2vein.core.audit import record_ref
 from vein2vein.core.errors import DomainError
 from vein2vein.core.forms import run_form
@@ -30,10 +31,6 @@ from . import selectors, services
 from .download import certificate_response
 from .models import Equipment, MaintenancePlan, QualificationRecord, ServiceRecord, Usage
 from .permissions import EqPerm
-
-
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
 
 
 def _post(request: HttpRequest) -> Any:
@@ -109,7 +106,7 @@ def index(request: HttpRequest) -> HttpResponse:
             status = 400
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     due = {r.plan.equipment_id: r for r in selectors.due_plans()}
-    user = _user(request)
+    user = page_user(request)
     return render(
         request,
         "equipment/index.html",
@@ -141,7 +138,7 @@ def due_report(request: HttpRequest) -> HttpResponse:
 @needs(EqPerm.VIEW)
 def detail(request: HttpRequest, tag: str) -> HttpResponse:
     unit = _unit(tag)
-    user = _user(request)
+    user = page_user(request)
     at = unit.site
     return render(
         request,
@@ -170,7 +167,7 @@ def detail(request: HttpRequest, tag: str) -> HttpResponse:
 @needs(EqPerm.VIEW)
 @require_http_methods(["GET", "POST"])
 def create(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = page_user(request)
     current = getattr(request, "site", None)
     form = ef.EquipmentForm(
         _post(request),
@@ -204,7 +201,7 @@ def edit(request: HttpRequest, tag: str) -> HttpResponse:
         reason = data.pop("reason")
         changed = {k: v for k, v in data.items() if v != getattr(unit, k)}
         services.update_equipment(
-            actor=_user(request), equipment_id=unit.equipment_id, reason=reason, **changed
+            actor=page_user(request), equipment_id=unit.equipment_id, reason=reason, **changed
         )
 
     return _form_page(
@@ -225,7 +222,7 @@ def change_status(request: HttpRequest, tag: str) -> HttpResponse:
     form = ef.StatusForm(_post(request))
 
     def run(data: dict[str, Any]) -> None:
-        services.change_status(actor=_user(request), equipment_id=unit.equipment_id, **data)
+        services.change_status(actor=page_user(request), equipment_id=unit.equipment_id, **data)
 
     return _form_page(
         request,
@@ -246,7 +243,9 @@ def add_qualification(request: HttpRequest, tag: str) -> HttpResponse:
     form = ef.QualificationForm(_post(request))
 
     def run(data: dict[str, Any]) -> None:
-        services.record_qualification(actor=_user(request), equipment_id=unit.equipment_id, **data)
+        services.record_qualification(
+            actor=page_user(request), equipment_id=unit.equipment_id, **data
+        )
 
     return _form_page(
         request,
@@ -270,7 +269,7 @@ def approve_qualification(request: HttpRequest, pk: int) -> HttpResponse:
 
     def run(data: dict[str, Any]) -> None:
         services.approve_qualification(
-            actor=_user(request), record_id=rec.pk, request=request, **data
+            actor=page_user(request), record_id=rec.pk, request=request, **data
         )
 
     return _form_page(
@@ -294,7 +293,7 @@ def add_plan(request: HttpRequest, tag: str) -> HttpResponse:
     form = ef.PlanForm(_post(request))
 
     def run(data: dict[str, Any]) -> None:
-        services.add_plan(actor=_user(request), equipment_id=unit.equipment_id, **data)
+        services.add_plan(actor=page_user(request), equipment_id=unit.equipment_id, **data)
 
     return _form_page(
         request,
@@ -315,7 +314,7 @@ def change_interval(request: HttpRequest, pk: int) -> HttpResponse:
     form = ef.IntervalForm(_post(request), initial={"interval_days": plan.interval_days})
 
     def run(data: dict[str, Any]) -> None:
-        services.change_interval(actor=_user(request), plan_id=plan.pk, **data)
+        services.change_interval(actor=page_user(request), plan_id=plan.pk, **data)
 
     return _form_page(
         request,
@@ -349,7 +348,7 @@ def record_service(request: HttpRequest, tag: str) -> HttpResponse:
 
     def run(data: dict[str, Any]) -> str:
         rec = services.record_service(
-            actor=_user(request),
+            actor=page_user(request),
             plan_id=int(data["plan"]),
             performed_at=_site_aware(data["performed_at"], unit.site),
             result=data["result"],
@@ -403,7 +402,7 @@ def impact(request: HttpRequest, pk: int) -> HttpResponse:
 def certificate(request: HttpRequest, pk: int) -> HttpResponse | FileResponse:
     rec = get_object_or_404(ServiceRecord.objects.select_related("equipment"), pk=pk)
     try:
-        return certificate_response(_user(request), rec)
+        return certificate_response(page_user(request), rec)
     except DomainError as exc:
         return HttpResponse(exc.message, status=exc.status_code, content_type="text/plain")
 
@@ -416,7 +415,7 @@ def start_usage(request: HttpRequest, tag: str) -> HttpResponse:
 
     def run(data: dict[str, Any]) -> None:
         services.start_usage(
-            actor=_user(request),
+            actor=page_user(request),
             equipment_id=unit.equipment_id,
             batch_ref=(data["batch_type"], data["batch_id"]),
             batch_label=data["batch_label"],
@@ -443,7 +442,7 @@ def end_usage(request: HttpRequest, pk: int) -> HttpResponse:
     form = ef.ConfirmForm(_post(request))
 
     def run(data: dict[str, Any]) -> None:
-        services.end_usage(actor=_user(request), usage_id=usage.pk)
+        services.end_usage(actor=page_user(request), usage_id=usage.pk)
 
     return _form_page(
         request,

@@ -25,6 +25,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from ninja import Query, Router, Status
 
+from vein2vein.core.actors import api_user
 from vein2vein.core.api import ERRORS
 from vein2vein.core.errors import DomainError, NotFound
 from vein2vein.core.models import User
@@ -72,12 +73,8 @@ _STEP_FIELDS = frozenset(
 _BODY_FIELDS = {"file": "yaml_text", "document": "document_id"}
 
 
-def _user(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined, no-any-return]
-
-
 def _view(request: HttpRequest) -> User:
-    user = _user(request)
+    user = api_user(request)
     require(user, MfgPerm.VIEW)
     return user
 
@@ -369,7 +366,7 @@ def import_master_record(request: HttpRequest, payload: ImportIn) -> Status[Mast
     """Import a YAML MBR as a new draft version (of a new MBR document, or of `document_id`).
     The documents API then submits, reviews and approves it; only then does it start batches."""
     with _yaml_field():
-        mr = services.import_master_record(actor=_user(request), **payload.dict())
+        mr = services.import_master_record(actor=api_user(request), **payload.dict())
     return Status(201, _master_record_detail(_master_record(mr.pk)))
 
 
@@ -388,7 +385,7 @@ def start_batch(request: HttpRequest, payload: StartIn) -> Status[BatchDetailOut
     """Start a batch of the effective MBR for a received order (autologous) or a donor lot
     (allogeneic, with `master_record_id` and `site_id`). An MBR that is not approved and
     effective is refused (409) and the attempt recorded."""
-    user = _user(request)
+    user = api_user(request)
     b = services.start_batch(actor=user, **payload.dict())
     return Status(201, _batch_detail(_batch(user, b.pk)))
 
@@ -411,7 +408,7 @@ def record_step(
     hold) refuses with 409 and the reason, and the attempt is recorded. A value outside the
     action limits needs a `comment` and raises a deviation. Attachment steps take a file and
     are recorded through the batch page of the UI only, not through this JSON route."""
-    user = _user(request)
+    user = api_user(request)
     _batch(user, batch_id)
     entry = services.record_step(
         actor=user, batch_id=batch_id, step_key=step_key, request=request, **payload.dict()
@@ -422,7 +419,7 @@ def record_step(
 @router.post("/entries/{int:entry_id}/verify", response={200: EntryOut, **ERRORS})
 def verify_entry(request: HttpRequest, entry_id: int, payload: VerifyIn) -> EntryOut:
     """The second person signs the entry ('verified'); the performer is refused (409)."""
-    user = _user(request)
+    user = api_user(request)
     _entry(user, entry_id)
     services.verify_entry(actor=user, entry_id=entry_id, request=request, **payload.dict())
     return _entry_out(_entry(user, entry_id))
@@ -432,7 +429,7 @@ def verify_entry(request: HttpRequest, entry_id: int, payload: VerifyIn) -> Entr
 def correct_entry(request: HttpRequest, entry_id: int, payload: CorrectIn) -> Status[EntryOut]:
     """Correct a value with a reason: a new entry supersedes this one, which stays readable;
     a step that needs verification is verified again. Answers the new entry."""
-    user = _user(request)
+    user = api_user(request)
     _entry(user, entry_id)
     entry = services.correct_entry(actor=user, entry_id=entry_id, **payload.dict())
     return Status(201, _entry_out(_entry(user, entry.pk)))
@@ -440,7 +437,7 @@ def correct_entry(request: HttpRequest, entry_id: int, payload: CorrectIn) -> St
 
 @router.post("/batches/{int:batch_id}/hold", response={200: BatchOut, **ERRORS})
 def hold_batch(request: HttpRequest, batch_id: int, payload: ReasonIn) -> BatchOut:
-    user = _user(request)
+    user = api_user(request)
     _batch(user, batch_id)
     services.hold_batch(actor=user, batch_id=batch_id, reason=payload.reason)
     return _batch_out(_batch(user, batch_id))
@@ -448,7 +445,7 @@ def hold_batch(request: HttpRequest, batch_id: int, payload: ReasonIn) -> BatchO
 
 @router.post("/batches/{int:batch_id}/resume", response={200: BatchOut, **ERRORS})
 def resume_batch(request: HttpRequest, batch_id: int, payload: ReasonIn) -> BatchOut:
-    user = _user(request)
+    user = api_user(request)
     _batch(user, batch_id)
     services.resume_batch(actor=user, batch_id=batch_id, reason=payload.reason)
     return _batch_out(_batch(user, batch_id))
@@ -457,7 +454,7 @@ def resume_batch(request: HttpRequest, batch_id: int, payload: ReasonIn) -> Batc
 @router.post("/batches/{int:batch_id}/complete", response={200: BatchOut, **ERRORS})
 def complete_batch(request: HttpRequest, batch_id: int) -> BatchOut:
     """Close execution once every step is done and verified; the batch waits for QA review."""
-    user = _user(request)
+    user = api_user(request)
     _batch(user, batch_id)
     services.complete_batch(actor=user, batch_id=batch_id)
     return _batch_out(_batch(user, batch_id))
@@ -466,7 +463,7 @@ def complete_batch(request: HttpRequest, batch_id: int) -> BatchOut:
 @router.post("/batches/{int:batch_id}/abort", response={200: BatchOut, **ERRORS})
 def abort_batch(request: HttpRequest, batch_id: int, payload: AbortIn) -> BatchOut:
     """End a batch that cannot be finished: a QA approver signs with the reason."""
-    user = _user(request)
+    user = api_user(request)
     _batch(user, batch_id)
     services.abort_batch(actor=user, batch_id=batch_id, request=request, **payload.dict())
     return _batch_out(_batch(user, batch_id))
@@ -490,7 +487,7 @@ def get_review(request: HttpRequest, batch_id: int) -> ReviewOut:
 @router.post("/batches/{int:batch_id}/review", response={200: BatchOut, **ERRORS})
 def review_batch(request: HttpRequest, batch_id: int, payload: ReviewIn) -> BatchOut:
     """QA signs the review of a completed batch ('reviewed'); it then goes to disposition."""
-    user = _user(request)
+    user = api_user(request)
     _batch(user, batch_id)
     services.review_batch(actor=user, batch_id=batch_id, request=request, **payload.dict())
     return _batch_out(_batch(user, batch_id))

@@ -25,6 +25,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
+from vein2vein.core.actors import page_user
 from vein2vein.core.checkpoints import take_checkpoint
 from vein2vein.core.errors import DomainError, InterlockBlocked
 from vein2vein.core.forms import attach_error
@@ -64,10 +65,6 @@ STATUS_TONE = {
 }
 
 
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
-
-
 def _forbidden(request: HttpRequest, perm: str) -> HttpResponse:
     return render(request, "core/forbidden.html", {"perm": perm}, status=403)
 
@@ -79,18 +76,18 @@ def _nav(user: User) -> dict[str, bool]:
 def _page(
     request: HttpRequest, template: str, context: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
-    return render(request, template, {"nav": _nav(_user(request)), **context}, status=status)
+    return render(request, template, {"nav": _nav(page_user(request)), **context}, status=status)
 
 
 def _batch_or_404(request: HttpRequest, batch_id: int) -> Batch:
-    found = selectors.batches_for(_user(request)).filter(pk=batch_id).first()
+    found = selectors.batches_for(page_user(request)).filter(pk=batch_id).first()
     if found is None:
         raise Http404("no such batch at your sites")
     return found
 
 
 def _may(request: HttpRequest, perm: str, b: Batch) -> bool:
-    return has_perm(_user(request), perm, b.site)
+    return has_perm(page_user(request), perm, b.site)
 
 
 def local_time(value: dt.datetime | None, zone: str) -> str:
@@ -198,7 +195,7 @@ def _start_form(
     request: HttpRequest, data: Any = None
 ) -> tuple[mf.StartBatchForm | None, list[Any]]:
     """The start form (None without the permission) and the rows: order, its effective MBR."""
-    user = _user(request)
+    user = page_user(request)
     if not has_perm(user, MfgPerm.BATCH_START):
         return None, []
     orders = selectors.startable_orders(user)
@@ -239,7 +236,7 @@ def _list_page(
     refusal: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    user = _user(request)
+    user = page_user(request)
     wanted = request.GET.get("status", "")
     if wanted not in BatchStatus.values:
         wanted = ""
@@ -277,7 +274,7 @@ def batch_start(request: HttpRequest) -> HttpResponse:
     outcome = _attempt(
         request,
         form,
-        lambda d: services.start_batch(actor=_user(request), order_id=d["order"].pk),
+        lambda d: services.start_batch(actor=page_user(request), order_id=d["order"].pk),
     )
     if outcome.result is not None:
         b = outcome.result
@@ -346,7 +343,7 @@ def _batch_page(
     verify: tuple[int, mf.VerifyForm] | None = None,
     action_forms: dict[str, forms.Form] | None = None,
 ) -> HttpResponse:
-    user = _user(request)
+    user = page_user(request)
     zone = b.site.time_zone
     states = selectors.step_states(b)
     current = {s.key: s.entry for s in states if s.entry is not None}
@@ -500,7 +497,7 @@ def step_record(request: HttpRequest, batch_id: int, step_key: str) -> HttpRespo
         request,
         form,
         lambda d: services.record_step(
-            actor=_user(request),
+            actor=page_user(request),
             batch_id=b.pk,
             step_key=step["key"],
             value=d.get("value"),
@@ -542,7 +539,7 @@ def step_record(request: HttpRequest, batch_id: int, step_key: str) -> HttpRespo
 def _entry_or_404(request: HttpRequest, entry_id: int) -> StepEntry:
     found = (
         StepEntry.objects.select_related("batch", "performed_by")
-        .filter(pk=entry_id, batch__in=selectors.batches_for(_user(request)))
+        .filter(pk=entry_id, batch__in=selectors.batches_for(page_user(request)))
         .first()
     )
     if found is None:
@@ -559,7 +556,7 @@ def entry_verify(request: HttpRequest, entry_id: int) -> HttpResponse:
         request,
         form,
         lambda d: services.verify_entry(
-            actor=_user(request),
+            actor=page_user(request),
             entry_id=e.pk,
             password=d["password"],
             comment=d["comment"],
@@ -589,7 +586,7 @@ def entry_correct(request: HttpRequest, entry_id: int) -> HttpResponse:
         request,
         form,
         lambda d: services.correct_entry(
-            actor=_user(request),
+            actor=page_user(request),
             entry_id=e.pk,
             reason=d["reason"],
             value=d.get("value"),
@@ -661,7 +658,9 @@ def batch_hold(request: HttpRequest, batch_id: int) -> HttpResponse:
         batch_id,
         "hold",
         mf.ReasonForm,
-        lambda b, d: services.hold_batch(actor=_user(request), batch_id=b.pk, reason=d["reason"]),
+        lambda b, d: services.hold_batch(
+            actor=page_user(request), batch_id=b.pk, reason=d["reason"]
+        ),
         "Batch {number} is on hold: no step can be recorded until it resumes.",
     )
 
@@ -674,7 +673,9 @@ def batch_resume(request: HttpRequest, batch_id: int) -> HttpResponse:
         batch_id,
         "resume",
         mf.ReasonForm,
-        lambda b, d: services.resume_batch(actor=_user(request), batch_id=b.pk, reason=d["reason"]),
+        lambda b, d: services.resume_batch(
+            actor=page_user(request), batch_id=b.pk, reason=d["reason"]
+        ),
         "Batch {number} resumed.",
     )
 
@@ -688,7 +689,7 @@ def batch_abort(request: HttpRequest, batch_id: int) -> HttpResponse:
         "abort",
         mf.AbortForm,
         lambda b, d: services.abort_batch(
-            actor=_user(request),
+            actor=page_user(request),
             batch_id=b.pk,
             reason=d["reason"],
             password=d["password"],
@@ -710,7 +711,7 @@ def batch_complete(request: HttpRequest, batch_id: int) -> HttpResponse:
         batch_id,
         "complete",
         _NoFields,
-        lambda b, d: services.complete_batch(actor=_user(request), batch_id=b.pk),
+        lambda b, d: services.complete_batch(actor=page_user(request), batch_id=b.pk),
         "Batch {number} completed: it waits for QA review.",
     )
 
@@ -733,7 +734,7 @@ def batch_review(request: HttpRequest, batch_id: int) -> HttpResponse:
             request,
             form,
             lambda d: services.review_batch(
-                actor=_user(request),
+                actor=page_user(request),
                 batch_id=b.pk,
                 password=d["password"],
                 comment=d["comment"],
@@ -817,8 +818,8 @@ def batch_pdf(request: HttpRequest, batch_id: int) -> HttpResponse:
             status=501,
         )
     # Every export is a signed checkpoint of the audit trail's head (ADR 0002).
-    take_checkpoint(occasion="export", actor=_user(request))
-    content = batch_record_pdf(b, printed_by=_user(request))
+    take_checkpoint(occasion="export", actor=page_user(request))
+    content = batch_record_pdf(b, printed_by=page_user(request))
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{b.number}.pdf"'
     response["Cache-Control"] = "private, no-store"
@@ -862,7 +863,7 @@ def _operations(definition: dict[str, Any]) -> list[dict[str, Any]]:
 @needs(MfgPerm.VIEW)
 def mbr_detail(request: HttpRequest, mbr_id: int) -> HttpResponse:
     mr = _mbr_or_404(request, mbr_id)
-    if not can_read_version(_user(request), mr.document_version):
+    if not can_read_version(page_user(request), mr.document_version):
         return _forbidden(request, "documents.view_unreleased")
     definition = mr.definition
     return _page(
@@ -877,7 +878,7 @@ def mbr_detail(request: HttpRequest, mbr_id: int) -> HttpResponse:
                 for name, p in definition.get("parameters", {}).items()
             ],
             "operations": _operations(definition),
-            "batches": selectors.batches_for(_user(request)).filter(master_record=mr)[:20],
+            "batches": selectors.batches_for(page_user(request)).filter(master_record=mr)[:20],
             "tab": "mbr",
         },
     )
@@ -886,7 +887,7 @@ def mbr_detail(request: HttpRequest, mbr_id: int) -> HttpResponse:
 @needs(MfgPerm.VIEW)
 def mbr_yaml(request: HttpRequest, mbr_id: int) -> HttpResponse:
     mr = _mbr_or_404(request, mbr_id)
-    if not can_read_version(_user(request), mr.document_version):
+    if not can_read_version(page_user(request), mr.document_version):
         return _forbidden(request, "documents.view_unreleased")
     name = mr.document_version.file_name or f"{mr.product.code}-{mr.process_version}.yaml"
     response = HttpResponse(mr.yaml_text, content_type="text/yaml; charset=utf-8")
@@ -923,7 +924,7 @@ def mbr_author(request: HttpRequest) -> HttpResponse:
             request,
             form,
             lambda d: services.import_master_record(
-                actor=_user(request),
+                actor=page_user(request),
                 yaml_text=form.source,
                 change_summary=d["change_summary"],
                 document_id=d["document"].pk if d["document"] else None,

@@ -13,6 +13,7 @@ import datetime as dt
 from django.http import FileResponse, HttpRequest
 from ninja import File, Form, Query, Router, Status, UploadedFile
 
+from vein2vein.core.actors import api_user
 from vein2vein.core.api import ERRORS
 from vein2vein.core.errors import Conflict, NotFound
 from vein2vein.core.models import Site, User
@@ -58,12 +59,8 @@ from .schemas import (
 router = Router(tags=["materials"])
 
 
-def _user(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined, no-any-return]
-
-
 def _view(request: HttpRequest) -> User:
-    user = _user(request)
+    user = api_user(request)
     require(user, MatPerm.VIEW)
     return user
 
@@ -197,7 +194,7 @@ def list_suppliers(request: HttpRequest) -> list[Supplier]:
 
 @router.post("/suppliers", response={201: SupplierOut, **ERRORS})
 def create_supplier(request: HttpRequest, payload: SupplierIn) -> Status[Supplier]:
-    return Status(201, services.create_supplier(actor=_user(request), **payload.dict()))
+    return Status(201, services.create_supplier(actor=api_user(request), **payload.dict()))
 
 
 @router.get("/suppliers/{int:supplier_id}", response={200: SupplierOut, **ERRORS})
@@ -211,7 +208,7 @@ def update_supplier(request: HttpRequest, supplier_id: int, payload: SupplierPat
     fields = payload.dict(exclude_unset=True, exclude_none=True)
     reason = fields.pop("reason")
     return services.update_supplier(
-        actor=_user(request), supplier_id=supplier_id, reason=reason, **fields
+        actor=api_user(request), supplier_id=supplier_id, reason=reason, **fields
     )
 
 
@@ -220,7 +217,7 @@ def set_supplier_status(
     request: HttpRequest, supplier_id: int, payload: SupplierStatusIn
 ) -> Supplier:
     return services.set_supplier_status(
-        actor=_user(request), supplier_id=supplier_id, **payload.dict()
+        actor=api_user(request), supplier_id=supplier_id, **payload.dict()
     )
 
 
@@ -233,7 +230,7 @@ def list_materials(request: HttpRequest) -> list[MaterialOut]:
 
 @router.post("/materials", response={201: MaterialOut, **ERRORS})
 def create_material(request: HttpRequest, payload: MaterialIn) -> Status[MaterialOut]:
-    m = services.create_material(actor=_user(request), **payload.dict())
+    m = services.create_material(actor=api_user(request), **payload.dict())
     return Status(201, _material_out(m))
 
 
@@ -248,7 +245,7 @@ def update_material(request: HttpRequest, material_id: int, payload: MaterialPat
     fields = payload.dict(exclude_unset=True, exclude_none=True)
     reason = fields.pop("reason")
     m = services.update_material(
-        actor=_user(request), material_id=material_id, reason=reason, **fields
+        actor=api_user(request), material_id=material_id, reason=reason, **fields
     )
     return _material_out(m)
 
@@ -258,7 +255,7 @@ def approve_supplier(
     request: HttpRequest, material_id: int, payload: SupplierLinkIn
 ) -> Status[MaterialOut]:
     link = services.approve_supplier_for_material(
-        actor=_user(request), material_id=material_id, **payload.dict()
+        actor=api_user(request), material_id=material_id, **payload.dict()
     )
     return Status(201, _material_out(link.material))
 
@@ -271,7 +268,7 @@ def remove_supplier(
     request: HttpRequest, material_id: int, supplier_id: int, payload: ReasonIn
 ) -> MaterialOut:
     link = services.remove_supplier_from_material(
-        actor=_user(request),
+        actor=api_user(request),
         material_id=material_id,
         supplier_id=supplier_id,
         reason=payload.reason,
@@ -309,7 +306,7 @@ def receive_lot(
 ) -> Status[LotOut]:
     """Receive a lot (multipart form, with the supplier's CoA PDF as `coa_file`)."""
     lot = services.receive_lot(
-        actor=_user(request),
+        actor=api_user(request),
         site_id=site_id,
         material_id=material_id,
         supplier_id=supplier_id,
@@ -380,25 +377,25 @@ def lot_transactions(request: HttpRequest, lot_id: int) -> list[TransactionOut]:
 
 @router.post("/lots/{int:lot_id}/release", response={200: LotOut, **ERRORS})
 def release_lot(request: HttpRequest, lot_id: int, payload: MaterialsSignIn) -> LotOut:
-    services.release_lot(actor=_user(request), lot_id=lot_id, request=request, **payload.dict())
+    services.release_lot(actor=api_user(request), lot_id=lot_id, request=request, **payload.dict())
     return _lot_out(_lot(lot_id), full=True)
 
 
 @router.post("/lots/{int:lot_id}/reject", response={200: LotOut, **ERRORS})
 def reject_lot(request: HttpRequest, lot_id: int, payload: MaterialsSignIn) -> LotOut:
-    services.reject_lot(actor=_user(request), lot_id=lot_id, request=request, **payload.dict())
+    services.reject_lot(actor=api_user(request), lot_id=lot_id, request=request, **payload.dict())
     return _lot_out(_lot(lot_id), full=True)
 
 
 @router.post("/lots/{int:lot_id}/hold", response={200: LotOut, **ERRORS})
 def hold_lot(request: HttpRequest, lot_id: int, payload: ReasonIn) -> LotOut:
-    services.hold_lot(actor=_user(request), lot_id=lot_id, reason=payload.reason)
+    services.hold_lot(actor=api_user(request), lot_id=lot_id, reason=payload.reason)
     return _lot_out(_lot(lot_id), full=True)
 
 
 @router.post("/lots/{int:lot_id}/release-hold", response={200: LotOut, **ERRORS})
 def release_hold(request: HttpRequest, lot_id: int, payload: ReasonIn) -> LotOut:
-    services.release_hold(actor=_user(request), lot_id=lot_id, reason=payload.reason)
+    services.release_hold(actor=api_user(request), lot_id=lot_id, reason=payload.reason)
     return _lot_out(_lot(lot_id), full=True)
 
 
@@ -408,7 +405,7 @@ def consume_lot(request: HttpRequest, lot_id: int, payload: ConsumeIn) -> Status
     if payload.record_type and payload.record_id:
         record = (payload.record_type, payload.record_id)
     row = services.consume_lot(
-        actor=_user(request),
+        actor=api_user(request),
         lot_id=lot_id,
         quantity=payload.quantity,
         reference=payload.reference,
@@ -421,7 +418,7 @@ def consume_lot(request: HttpRequest, lot_id: int, payload: ConsumeIn) -> Status
 @router.post("/lots/{int:lot_id}/adjust", response={201: TransactionOut, **ERRORS})
 def adjust_lot(request: HttpRequest, lot_id: int, payload: AdjustIn) -> Status[TransactionOut]:
     row = services.adjust_lot(
-        actor=_user(request), lot_id=lot_id, quantity=payload.quantity, reason=payload.reason
+        actor=api_user(request), lot_id=lot_id, quantity=payload.quantity, reason=payload.reason
     )
     return Status(201, _transaction_out(row))
 
@@ -480,7 +477,7 @@ def list_kits(request: HttpRequest) -> list[KitOut]:
 @router.post("/kits", response={201: KitOut, **ERRORS})
 def assemble_kit(request: HttpRequest, payload: KitIn) -> Status[KitOut]:
     data = payload.dict()
-    kit = services.assemble_kit(actor=_user(request), **data)
+    kit = services.assemble_kit(actor=api_user(request), **data)
     return Status(201, _kit_out(kit))
 
 
@@ -497,5 +494,5 @@ def import_lots(
 ) -> Status[ImportOut]:
     """Import lots from a CSV (see the columns on the import page). One bad row imports
     nothing; the 400 answer lists `errors` with each row, field and message."""
-    created = services.import_lots(actor=_user(request), site_id=site_id, file=file)
+    created = services.import_lots(actor=api_user(request), site_id=site_id, file=file)
     return Status(201, ImportOut(imported=len(created), lots=created))

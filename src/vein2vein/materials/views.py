@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from vein2vein.core import selectors as core_selectors
+from vein2vein.core.actors import page_user
 from vein2vein.core.audit import record_ref
 from vein2vein.core.errors import DomainError
 from vein2vein.core.forms import attach_error, run_form
@@ -34,10 +35,6 @@ from .choices import HOLD_FROM, REJECT_FROM, LotStatus
 from .models import Kit, Lot, Material, Supplier
 from .permissions import MatPerm, release_roles
 from .services import ImportRejected
-
-
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
 
 
 def _sites_where(user: User, perm: str) -> Any:
@@ -88,7 +85,7 @@ def index(request: HttpRequest) -> HttpResponse:
     page_rows = [(lot, selectors.check_material_usable(lot, None, 0.001, at)) for lot in page]
     query = request.GET.copy()
     query.pop("page", None)
-    user = _user(request)
+    user = page_user(request)
     return render(
         request,
         "materials/lot_list.html",
@@ -107,7 +104,7 @@ def index(request: HttpRequest) -> HttpResponse:
 @needs(MatPerm.VIEW)
 def lot_detail(request: HttpRequest, lot_id: int) -> HttpResponse:
     lot = get_object_or_404(Lot.objects.select_related("material", "supplier", "site"), pk=lot_id)
-    user = _user(request)
+    user = page_user(request)
     at = now()
     record_type, record_id = record_ref(lot)
     roles = active_roles(user, lot.site)
@@ -153,7 +150,7 @@ def lot_detail(request: HttpRequest, lot_id: int) -> HttpResponse:
 @needs(MatPerm.RECEIVE)
 @require_http_methods(["GET", "POST"])
 def lot_receive(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = page_user(request)
     sites = _sites_where(user, MatPerm.RECEIVE)
     form = mf.ReceiveForm(
         request.POST or None, request.FILES or None, sites=sites, initial=_initial_site(request)
@@ -223,7 +220,7 @@ STEPS: dict[str, Step] = {
         "Sign release",
         mf.SignForm,
         lambda r, lot, d: services.release_lot(
-            actor=_user(r), lot_id=lot.pk, password=d["password"], reason=d["reason"], request=r
+            actor=page_user(r), lot_id=lot.pk, password=d["password"], reason=d["reason"], request=r
         ),
         "Lot released.",
         signs=True,
@@ -234,7 +231,7 @@ STEPS: dict[str, Step] = {
         "Sign rejection",
         mf.RejectForm,
         lambda r, lot, d: services.reject_lot(
-            actor=_user(r), lot_id=lot.pk, password=d["password"], reason=d["reason"], request=r
+            actor=page_user(r), lot_id=lot.pk, password=d["password"], reason=d["reason"], request=r
         ),
         "Lot rejected.",
         signs=True,
@@ -244,14 +241,16 @@ STEPS: dict[str, Step] = {
         "Put {lot} on hold",
         "Put on hold",
         mf.ReasonForm,
-        lambda r, lot, d: services.hold_lot(actor=_user(r), lot_id=lot.pk, reason=d["reason"]),
+        lambda r, lot, d: services.hold_lot(actor=page_user(r), lot_id=lot.pk, reason=d["reason"]),
         "Lot put on hold.",
     ),
     "unhold": Step(
         "Take {lot} off hold",
         "Take off hold",
         mf.ReasonForm,
-        lambda r, lot, d: services.release_hold(actor=_user(r), lot_id=lot.pk, reason=d["reason"]),
+        lambda r, lot, d: services.release_hold(
+            actor=page_user(r), lot_id=lot.pk, reason=d["reason"]
+        ),
         "Lot taken off hold.",
     ),
     "consume": Step(
@@ -259,7 +258,7 @@ STEPS: dict[str, Step] = {
         "Consume",
         mf.ConsumeForm,
         lambda r, lot, d: services.consume_lot(
-            actor=_user(r), lot_id=lot.pk, quantity=d["quantity"], reference=d["reference"]
+            actor=page_user(r), lot_id=lot.pk, quantity=d["quantity"], reference=d["reference"]
         ),
         "Consumption booked.",
     ),
@@ -268,7 +267,7 @@ STEPS: dict[str, Step] = {
         "Book adjustment",
         mf.AdjustForm,
         lambda r, lot, d: services.adjust_lot(
-            actor=_user(r), lot_id=lot.pk, quantity=d["quantity"], reason=d["reason"]
+            actor=page_user(r), lot_id=lot.pk, quantity=d["quantity"], reason=d["reason"]
         ),
         "Adjustment booked.",
     ),
@@ -333,7 +332,7 @@ def material_list(request: HttpRequest) -> HttpResponse:
         "materials/material_list.html",
         {
             "materials": selectors.materials().prefetch_related("supplier_links__supplier"),
-            "can_manage": has_perm(_user(request), MatPerm.MASTER),
+            "can_manage": has_perm(page_user(request), MatPerm.MASTER),
             "tab": "materials",
         },
     )
@@ -346,7 +345,7 @@ def material_create(request: HttpRequest) -> HttpResponse:
     outcome = run_form(
         request,
         form,
-        lambda data: services.create_material(actor=_user(request), **data),
+        lambda data: services.create_material(actor=page_user(request), **data),
     )
     if outcome.done:
         m = outcome.result
@@ -367,7 +366,7 @@ def material_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def material_detail(request: HttpRequest, material_id: int) -> HttpResponse:
     material = get_object_or_404(Material, pk=material_id)
-    user = _user(request)
+    user = page_user(request)
     can_manage = has_perm(user, MatPerm.MASTER)
     add_form = mf.AddSupplierForm(request.POST or None) if can_manage else None
     status = 200
@@ -429,7 +428,7 @@ def material_edit(request: HttpRequest, material_id: int) -> HttpResponse:
             changed = {k: v for k, v in data.items() if v != initial.get(k)}
             try:
                 services.update_material(
-                    actor=_user(request), material_id=material.pk, reason=reason, **changed
+                    actor=page_user(request), material_id=material.pk, reason=reason, **changed
                 )
             except DomainError as exc:
                 attach_error(form, exc)
@@ -459,7 +458,7 @@ def material_supplier_remove(
         request,
         form,
         lambda data: services.remove_supplier_from_material(
-            actor=_user(request),
+            actor=page_user(request),
             material_id=material.pk,
             supplier_id=supplier.pk,
             reason=data["reason"],
@@ -487,7 +486,7 @@ def supplier_list(request: HttpRequest) -> HttpResponse:
         {
             "suppliers": selectors.suppliers(),
             "today": now().date(),
-            "can_manage": has_perm(_user(request), MatPerm.MASTER),
+            "can_manage": has_perm(page_user(request), MatPerm.MASTER),
             "tab": "suppliers",
         },
     )
@@ -500,7 +499,7 @@ def supplier_create(request: HttpRequest) -> HttpResponse:
     outcome = run_form(
         request,
         form,
-        lambda data: services.create_supplier(actor=_user(request), **data),
+        lambda data: services.create_supplier(actor=page_user(request), **data),
     )
     if outcome.done:
         s = outcome.result
@@ -531,7 +530,7 @@ def supplier_detail(request: HttpRequest, supplier_id: int) -> HttpResponse:
                 "material"
             ),
             "lots": selectors.lots().filter(supplier=supplier)[:50],
-            "can_manage": has_perm(_user(request), MatPerm.MASTER),
+            "can_manage": has_perm(page_user(request), MatPerm.MASTER),
             "timeline": core_selectors.timeline(record_type, record_id),
             "tab": "suppliers",
         },
@@ -554,7 +553,7 @@ def supplier_status(request: HttpRequest, supplier_id: int) -> HttpResponse:
         request,
         form,
         lambda data: services.set_supplier_status(
-            actor=_user(request), supplier_id=supplier.pk, **data
+            actor=page_user(request), supplier_id=supplier.pk, **data
         ),
     )
     if outcome.done:
@@ -625,7 +624,7 @@ def kit_list(request: HttpRequest) -> HttpResponse:
         "materials/kit_list.html",
         {
             "rows": [(k, selectors.check_kit_usable(k, at)) for k in kits],
-            "can_assemble": has_perm(_user(request), MatPerm.INVENTORY),
+            "can_assemble": has_perm(page_user(request), MatPerm.INVENTORY),
             "tab": "kits",
         },
     )
@@ -634,7 +633,7 @@ def kit_list(request: HttpRequest) -> HttpResponse:
 @needs(MatPerm.INVENTORY)
 @require_http_methods(["GET", "POST"])
 def kit_create(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = page_user(request)
     form = mf.KitForm(
         request.POST or None,
         sites=_sites_where(user, MatPerm.INVENTORY),
@@ -693,7 +692,7 @@ def kit_detail(request: HttpRequest, kit_id: int) -> HttpResponse:
 @needs(MatPerm.IMPORT)
 @require_http_methods(["GET", "POST"])
 def import_lots(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = page_user(request)
     form = mf.ImportForm(
         request.POST or None,
         request.FILES or None,

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from vein2vein.core import selectors as core_selectors
+from vein2vein.core.actors import page_user
 from vein2vein.core.errors import DomainError, ValidationFailed
 from vein2vein.core.forms import attach_error, run_form
 from vein2vein.core.models import Site, User
@@ -46,10 +47,6 @@ from .models import (
     EffectivenessCheck,
 )
 from .permissions import QPerm
-
-
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
 
 
 def _page(request: HttpRequest, rows: Any) -> Any:
@@ -167,7 +164,7 @@ def deviation_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": _page(request, rows),
             "query": _query(request),
-            "can_raise": bool(_sites_where(_user(request), QPerm.DEVIATION_RAISE)),
+            "can_raise": bool(_sites_where(page_user(request), QPerm.DEVIATION_RAISE)),
             "filtering": filtering,
             "tab": "deviations",
         },
@@ -178,7 +175,7 @@ def deviation_list(request: HttpRequest) -> HttpResponse:
 @needs(QPerm.VIEW)  # type: ignore[arg-type]
 @require_http_methods(["GET", "POST"])
 def deviation_create(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = page_user(request)
     sites = _sites_where(user, QPerm.DEVIATION_RAISE)
     current = getattr(request, "site", None)
     form = qf.DeviationForm(
@@ -250,7 +247,7 @@ def deviation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     dev = get_object_or_404(
         Deviation.objects.select_related("site", "raised_by", "investigator", "closed_by"), pk=pk
     )
-    user = _user(request)
+    user = page_user(request)
     view = selectors.deviation_view(dev)
     return render(
         request,
@@ -272,14 +269,14 @@ def _investigation_run(request: HttpRequest, dev: Deviation, form: Any) -> Any:
     if not changed:
         raise ValidationFailed("nothing to change: every value is as it was")
     return services.update_investigation(
-        actor=_user(request), deviation_id=dev.pk, reason=form.cleaned_data["reason"], **changed
+        actor=page_user(request), deviation_id=dev.pk, reason=form.cleaned_data["reason"], **changed
     )
 
 
 def _new_capa_for(request: HttpRequest, dev: Deviation, form: Any) -> str:
     data = form.cleaned_data
     capa = services.create_capa(
-        actor=_user(request),
+        actor=page_user(request),
         title=data["title"],
         description=data["description"],
         site_id=data["site"].pk,
@@ -291,7 +288,7 @@ def _new_capa_for(request: HttpRequest, dev: Deviation, form: Any) -> str:
 
 def _close_run(request: HttpRequest, dev: Deviation, form: Any) -> Any:
     return services.close_deviation(
-        actor=_user(request),
+        actor=page_user(request),
         deviation_id=dev.pk,
         password=form.cleaned_data["password"],
         comment=form.cleaned_data["comment"],
@@ -312,7 +309,7 @@ DEVIATION_STEPS: dict[str, Step] = {
             },
         ),
         lambda r, d, f: services.classify_deviation(
-            actor=_user(r), deviation_id=d.pk, **f.cleaned_data
+            actor=page_user(r), deviation_id=d.pk, **f.cleaned_data
         ),
         intro="Minor, major or critical, and why. The due date follows the classification.",
         done="Classification saved.",
@@ -322,7 +319,7 @@ DEVIATION_STEPS: dict[str, Step] = {
         "Start investigation",
         lambda data, d: qf.InvestigatorForm(data, site=d.site),
         lambda r, d, f: services.start_investigation(
-            actor=_user(r),
+            actor=page_user(r),
             deviation_id=d.pk,
             investigator_id=f.cleaned_data["investigator"].pk
             if f.cleaned_data["investigator"]
@@ -343,7 +340,7 @@ DEVIATION_STEPS: dict[str, Step] = {
         "Submit {record.number} for QA approval",
         "Submit for QA approval",
         lambda data, d: qf.ConfirmForm(data),
-        lambda r, d, f: services.submit_for_approval(actor=_user(r), deviation_id=d.pk),
+        lambda r, d, f: services.submit_for_approval(actor=page_user(r), deviation_id=d.pk),
         intro="The impact assessment and the root cause must be complete.",
         done="Submitted for QA approval.",
     ),
@@ -352,7 +349,7 @@ DEVIATION_STEPS: dict[str, Step] = {
         "Return to investigation",
         lambda data, d: qf.ReasonForm(data),
         lambda r, d, f: services.return_to_investigation(
-            actor=_user(r), deviation_id=d.pk, reason=f.cleaned_data["reason"]
+            actor=page_user(r), deviation_id=d.pk, reason=f.cleaned_data["reason"]
         ),
         done="Returned to the investigator.",
     ),
@@ -373,7 +370,7 @@ DEVIATION_STEPS: dict[str, Step] = {
         "Cancel deviation",
         lambda data, d: qf.ReasonForm(data),
         lambda r, d, f: services.cancel_deviation(
-            actor=_user(r), deviation_id=d.pk, reason=f.cleaned_data["reason"]
+            actor=page_user(r), deviation_id=d.pk, reason=f.cleaned_data["reason"]
         ),
         done="Deviation cancelled.",
     ),
@@ -382,7 +379,7 @@ DEVIATION_STEPS: dict[str, Step] = {
         "Sign: approve extension",
         lambda data, d: qf.ExtendForm(data),
         lambda r, d, f: services.extend_due_date(
-            actor=_user(r),
+            actor=page_user(r),
             deviation_id=d.pk,
             new_due_date=f.cleaned_data["new_due_date"],
             reason=f.cleaned_data["reason"],
@@ -397,7 +394,9 @@ DEVIATION_STEPS: dict[str, Step] = {
         "Link an affected record to {record.number}",
         "Link record",
         lambda data, d: qf.LinkForm(data),
-        lambda r, d, f: services.link_record(actor=_user(r), deviation_id=d.pk, **f.cleaned_data),
+        lambda r, d, f: services.link_record(
+            actor=page_user(r), deviation_id=d.pk, **f.cleaned_data
+        ),
         intro="A batch, lot, piece of equipment, order, sample or alarm, by its record type "
         "and id.",
         done="Record linked.",
@@ -420,7 +419,7 @@ DEVIATION_STEPS: dict[str, Step] = {
             data, capas=Capa.objects.filter(status=CapaStatus.OPEN).exclude(deviations=d)
         ),
         lambda r, d, f: services.link_deviation(
-            actor=_user(r), capa_id=f.cleaned_data["capa"].pk, deviation_id=d.pk
+            actor=page_user(r), capa_id=f.cleaned_data["capa"].pk, deviation_id=d.pk
         ),
         done="CAPA linked.",
     ),
@@ -434,7 +433,7 @@ LINK_STEPS = {
         "Remove link",
         lambda data, link: qf.ReasonForm(data),
         lambda r, link, f: services.remove_link(
-            actor=_user(r), link_id=link.pk, reason=f.cleaned_data["reason"]
+            actor=page_user(r), link_id=link.pk, reason=f.cleaned_data["reason"]
         ),
         done="Link removed.",
     )
@@ -459,7 +458,7 @@ def capa_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": _page(request, rows),
             "query": _query(request),
-            "can_create": bool(_sites_where(_user(request), QPerm.CAPA_MANAGE)),
+            "can_create": bool(_sites_where(page_user(request), QPerm.CAPA_MANAGE)),
             "tab": "capa",
         },
         status=200 if not request.GET or form.is_valid() else 400,
@@ -469,7 +468,7 @@ def capa_list(request: HttpRequest) -> HttpResponse:
 @needs(QPerm.VIEW)  # type: ignore[arg-type]
 @require_http_methods(["GET", "POST"])
 def capa_create(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = page_user(request)
     current = getattr(request, "site", None)
     form = qf.CapaForm(
         request.POST or None,
@@ -531,7 +530,7 @@ def _capa_buttons(user: User, capa: Capa) -> list[Button]:
 @needs(QPerm.VIEW)  # type: ignore[arg-type]
 def capa_detail(request: HttpRequest, pk: int) -> HttpResponse:
     capa = get_object_or_404(Capa.objects.select_related("site", "owner"), pk=pk)
-    user = _user(request)
+    user = page_user(request)
     actions = list(capa.actions.select_related("owner", "completed_by"))
     checks = list(capa.checks.select_related("checked_by"))
     manage = _can(user, QPerm.CAPA_MANAGE, capa.site)
@@ -573,7 +572,7 @@ CAPA_STEPS: dict[str, Step] = {
         "Add action",
         lambda data, c: qf.ActionForm(data, site=c.site),
         lambda r, c, f: services.add_action(
-            actor=_user(r),
+            actor=page_user(r),
             capa_id=c.pk,
             kind=f.cleaned_data["kind"],
             description=f.cleaned_data["description"],
@@ -587,7 +586,7 @@ CAPA_STEPS: dict[str, Step] = {
         "Plan check",
         lambda data, c: qf.CheckPlanForm(data),
         lambda r, c, f: services.plan_effectiveness_check(
-            actor=_user(r), capa_id=c.pk, **f.cleaned_data
+            actor=page_user(r), capa_id=c.pk, **f.cleaned_data
         ),
         done="Effectiveness check planned.",
     ),
@@ -599,7 +598,7 @@ CAPA_STEPS: dict[str, Step] = {
             deviations=Deviation.objects.filter(status__in=DEVIATION_ACTIVE).exclude(capas=c),
         ),
         lambda r, c, f: services.link_deviation(
-            actor=_user(r), capa_id=c.pk, deviation_id=f.cleaned_data["deviation"].pk
+            actor=page_user(r), capa_id=c.pk, deviation_id=f.cleaned_data["deviation"].pk
         ),
         done="Deviation linked.",
     ),
@@ -608,7 +607,7 @@ CAPA_STEPS: dict[str, Step] = {
         "Close CAPA",
         lambda data, c: qf.CommentForm(data),
         lambda r, c, f: services.close_capa(
-            actor=_user(r), capa_id=c.pk, comment=f.cleaned_data["comment"]
+            actor=page_user(r), capa_id=c.pk, comment=f.cleaned_data["comment"]
         ),
         intro="Every action must be done or cancelled, and the latest effectiveness check "
         "must have passed.",
@@ -619,7 +618,7 @@ CAPA_STEPS: dict[str, Step] = {
         "Cancel CAPA",
         lambda data, c: qf.ReasonForm(data),
         lambda r, c, f: services.cancel_capa(
-            actor=_user(r), capa_id=c.pk, reason=f.cleaned_data["reason"]
+            actor=page_user(r), capa_id=c.pk, reason=f.cleaned_data["reason"]
         ),
         intro="Its unfinished actions are cancelled with the same reason.",
         done="CAPA cancelled.",
@@ -632,14 +631,16 @@ ACTION_STEPS: dict[str, Step] = {
         "Start {record}",
         "Start action",
         lambda data, a: qf.ConfirmForm(data),
-        lambda r, a, f: services.start_action(actor=_user(r), action_id=a.pk),
+        lambda r, a, f: services.start_action(actor=page_user(r), action_id=a.pk),
         done="Action in progress.",
     ),
     "complete": Step(
         "Complete {record}",
         "Mark done",
         lambda data, a: qf.EvidenceForm(data),
-        lambda r, a, f: services.complete_action(actor=_user(r), action_id=a.pk, **f.cleaned_data),
+        lambda r, a, f: services.complete_action(
+            actor=page_user(r), action_id=a.pk, **f.cleaned_data
+        ),
         done="Action done.",
     ),
     "cancel": Step(
@@ -647,7 +648,7 @@ ACTION_STEPS: dict[str, Step] = {
         "Cancel action",
         lambda data, a: qf.ReasonForm(data),
         lambda r, a, f: services.cancel_action(
-            actor=_user(r), action_id=a.pk, reason=f.cleaned_data["reason"]
+            actor=page_user(r), action_id=a.pk, reason=f.cleaned_data["reason"]
         ),
         done="Action cancelled.",
     ),
@@ -660,7 +661,7 @@ CHECK_STEPS: dict[str, Step] = {
         "Sign: review result",
         lambda data, c: qf.CheckResultForm(data),
         lambda r, c, f: services.record_effectiveness_check(
-            actor=_user(r), check_id=c.pk, request=r, **f.cleaned_data
+            actor=page_user(r), check_id=c.pk, request=r, **f.cleaned_data
         ),
         intro="You sign the result as reviewed. You may not own any action of this CAPA.",
         done="Effectiveness check signed.",
@@ -687,7 +688,7 @@ def change_list(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": _page(request, rows),
             "query": _query(request),
-            "can_create": bool(_sites_where(_user(request), QPerm.CHANGE_REQUEST)),
+            "can_create": bool(_sites_where(page_user(request), QPerm.CHANGE_REQUEST)),
             "tab": "changes",
         },
         status=200 if not request.GET or form.is_valid() else 400,
@@ -697,7 +698,7 @@ def change_list(request: HttpRequest) -> HttpResponse:
 @needs(QPerm.VIEW)  # type: ignore[arg-type]
 @require_http_methods(["GET", "POST"])
 def change_create(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = page_user(request)
     current = getattr(request, "site", None)
     form = qf.ChangeForm(
         request.POST or None,
@@ -769,7 +770,7 @@ def _change_buttons(user: User, change: ChangeControl) -> list[Button]:
 @needs(QPerm.VIEW)  # type: ignore[arg-type]
 def change_detail(request: HttpRequest, pk: int) -> HttpResponse:
     change = get_object_or_404(ChangeControl.objects.select_related("site", "requested_by"), pk=pk)
-    user = _user(request)
+    user = page_user(request)
     manage = _can(user, QPerm.CHANGE_MANAGE, change.site)
     tasks = [
         {
@@ -812,7 +813,7 @@ def _edit_change(request: HttpRequest, change: ChangeControl, form: Any) -> Any:
     changed = {k: v for k, v in form.service_fields().items() if v != before.get(k)}
     if not changed:
         raise ValidationFailed("nothing to change: every value is as it was")
-    return services.update_change(actor=_user(request), change_id=change.pk, **changed)
+    return services.update_change(actor=page_user(request), change_id=change.pk, **changed)
 
 
 CHANGE_STEPS: dict[str, Step] = {
@@ -827,7 +828,7 @@ CHANGE_STEPS: dict[str, Step] = {
         "Submit {record.number} for approval",
         "Submit for approval",
         lambda data, c: qf.ConfirmForm(data),
-        lambda r, c, f: services.submit_change(actor=_user(r), change_id=c.pk),
+        lambda r, c, f: services.submit_change(actor=page_user(r), change_id=c.pk),
         intro="The impact assessment must be complete. The roles whose approval it needs are "
         "fixed now.",
         done="Submitted for approval.",
@@ -837,7 +838,7 @@ CHANGE_STEPS: dict[str, Step] = {
         "Sign: approve change",
         lambda data, c: qf.ApproveForm(data, roles=[]),
         lambda r, c, f: services.approve_change(
-            actor=_user(r),
+            actor=page_user(r),
             change_id=c.pk,
             role=f.cleaned_data["role"],
             password=f.cleaned_data["password"],
@@ -853,7 +854,7 @@ CHANGE_STEPS: dict[str, Step] = {
         "Reject change",
         lambda data, c: qf.ReasonForm(data),
         lambda r, c, f: services.reject_change(
-            actor=_user(r), change_id=c.pk, reason=f.cleaned_data["reason"]
+            actor=page_user(r), change_id=c.pk, reason=f.cleaned_data["reason"]
         ),
         done="Change rejected.",
     ),
@@ -861,7 +862,7 @@ CHANGE_STEPS: dict[str, Step] = {
         "Start implementing {record.number}",
         "Start implementation",
         lambda data, c: qf.ConfirmForm(data),
-        lambda r, c, f: services.start_implementation(actor=_user(r), change_id=c.pk),
+        lambda r, c, f: services.start_implementation(actor=page_user(r), change_id=c.pk),
         done="Implementation started.",
     ),
     "task": Step(
@@ -869,7 +870,7 @@ CHANGE_STEPS: dict[str, Step] = {
         "Add task",
         lambda data, c: qf.TaskForm(data, site=c.site),
         lambda r, c, f: services.add_task(
-            actor=_user(r),
+            actor=page_user(r),
             change_id=c.pk,
             description=f.cleaned_data["description"],
             owner_id=f.cleaned_data["owner"].pk,
@@ -882,7 +883,7 @@ CHANGE_STEPS: dict[str, Step] = {
         "Close change",
         lambda data, c: qf.CommentForm(data),
         lambda r, c, f: services.close_change(
-            actor=_user(r), change_id=c.pk, comment=f.cleaned_data["comment"]
+            actor=page_user(r), change_id=c.pk, comment=f.cleaned_data["comment"]
         ),
         intro="Every approval must be in and every task done.",
         done="Change closed.",
@@ -892,7 +893,7 @@ CHANGE_STEPS: dict[str, Step] = {
         "Cancel change",
         lambda data, c: qf.ReasonForm(data),
         lambda r, c, f: services.cancel_change(
-            actor=_user(r), change_id=c.pk, reason=f.cleaned_data["reason"]
+            actor=page_user(r), change_id=c.pk, reason=f.cleaned_data["reason"]
         ),
         done="Change cancelled.",
     ),
@@ -906,7 +907,7 @@ def change_step(request: HttpRequest, pk: int, step: str) -> HttpResponse:
     if step == "approve":
         # The role choices depend on who asks: build this step per request.
         change = get_object_or_404(ChangeControl, pk=pk)
-        roles = _approver_roles(_user(request), change) or [
+        roles = _approver_roles(page_user(request), change) or [
             (r, r.replace("_", " ").title()) for r in change.required_roles
         ]
         spec = CHANGE_STEPS["approve"]
@@ -928,7 +929,7 @@ TASK_STEPS: dict[str, Step] = {
         "Complete {record}",
         "Mark done",
         lambda data, t: qf.EvidenceForm(data),
-        lambda r, t, f: services.complete_task(actor=_user(r), task_id=t.pk, **f.cleaned_data),
+        lambda r, t, f: services.complete_task(actor=page_user(r), task_id=t.pk, **f.cleaned_data),
         done="Task done.",
     ),
     "cancel": Step(
@@ -936,7 +937,7 @@ TASK_STEPS: dict[str, Step] = {
         "Cancel task",
         lambda data, t: qf.ReasonForm(data),
         lambda r, t, f: services.cancel_task(
-            actor=_user(r), task_id=t.pk, reason=f.cleaned_data["reason"]
+            actor=page_user(r), task_id=t.pk, reason=f.cleaned_data["reason"]
         ),
         done="Task cancelled.",
     ),

@@ -12,6 +12,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 from ninja import Query, Router, Status
 
+from vein2vein.core.actors import api_user
 from vein2vein.core.api import ERRORS
 from vein2vein.core.errors import NotFound, PermissionRefused
 from vein2vein.core.models import Site, User
@@ -50,10 +51,6 @@ from .schemas import (
 )
 
 router = Router(tags=["training"])
-
-
-def _user(request: HttpRequest) -> User:
-    return request.auth  # type: ignore[attr-defined, no-any-return]
 
 
 def _signatures(record: Model) -> list[ManifestationOut]:
@@ -162,7 +159,7 @@ def _curriculum(curriculum_id: int) -> Curriculum:
 # --- my training ----------------------------------------------------------------------------
 @router.get("/me", response={200: MyTrainingOut, **ERRORS})
 def my_training(request: HttpRequest) -> MyTrainingOut:
-    me = _user(request)
+    me = api_user(request)
     status = selectors.curriculum_status(me)
     return MyTrainingOut(
         user=me.username,
@@ -177,7 +174,7 @@ def my_training(request: HttpRequest) -> MyTrainingOut:
 @router.get("/is-qualified", response={200: CheckOut, **ERRORS})
 def is_qualified(request: HttpRequest, filters: Query[CheckFilter]) -> CheckOut:
     """Ask the interlock's question without acting: yourself, or anyone if you oversee."""
-    me = _user(request)
+    me = api_user(request)
     person = me
     if filters.user_id is not None and filters.user_id != me.pk:
         require(me, TrainingPerm.OVERSEE)
@@ -197,7 +194,7 @@ def is_qualified(request: HttpRequest, filters: Query[CheckFilter]) -> CheckOut:
 
 @router.get("/matrix", response={200: list[MatrixRowOut], **ERRORS})
 def matrix(request: HttpRequest, filters: Query[MatrixFilter]) -> list[MatrixRowOut]:
-    require(_user(request), TrainingPerm.OVERSEE)
+    require(api_user(request), TrainingPerm.OVERSEE)
     site = None
     if filters.site_id is not None:
         site = Site.objects.filter(pk=filters.site_id).first()
@@ -221,14 +218,14 @@ def matrix(request: HttpRequest, filters: Query[MatrixFilter]) -> list[MatrixRow
 # --- assignments ----------------------------------------------------------------------------
 @router.get("/assignments", response={200: list[AssignmentOut], **ERRORS})
 def list_assignments(request: HttpRequest, filters: Query[AssignmentFilter]) -> list[AssignmentOut]:
-    require(_user(request), TrainingPerm.OVERSEE)
+    require(api_user(request), TrainingPerm.OVERSEE)
     qs = selectors.assignments(**filters.dict(exclude={"limit", "offset"}))
     return [_assignment_out(a) for a in qs[filters.offset : filters.offset + filters.limit]]
 
 
 @router.get("/assignments/{int:assignment_id}", response={200: AssignmentOut, **ERRORS})
 def get_assignment(request: HttpRequest, assignment_id: int) -> AssignmentOut:
-    me = _user(request)
+    me = api_user(request)
     a = selectors.assignments().filter(pk=assignment_id).first()
     if a is None:
         raise NotFound(f"training assignment {assignment_id} does not exist", field="assignment_id")
@@ -241,7 +238,7 @@ def get_assignment(request: HttpRequest, assignment_id: int) -> AssignmentOut:
 
 @router.post("/assignments/sync", response={200: SyncOut, **ERRORS})
 def sync_assignments(request: HttpRequest) -> SyncOut:
-    return SyncOut(created=len(services.sync_assignments(actor=_user(request))))
+    return SyncOut(created=len(services.sync_assignments(actor=api_user(request))))
 
 
 @router.post("/assignments/{int:assignment_id}/sign", response={200: AssignmentOut, **ERRORS})
@@ -249,7 +246,7 @@ def sign_assignment(
     request: HttpRequest, assignment_id: int, payload: TrainingSignIn
 ) -> AssignmentOut:
     a = services.sign_assignment(
-        actor=_user(request),
+        actor=api_user(request),
         assignment_id=assignment_id,
         password=payload.password,
         reason=payload.reason,
@@ -263,7 +260,7 @@ def sign_off_assignment(
     request: HttpRequest, assignment_id: int, payload: TrainingSignIn
 ) -> AssignmentOut:
     a = services.sign_off_assignment(
-        actor=_user(request),
+        actor=api_user(request),
         assignment_id=assignment_id,
         password=payload.password,
         reason=payload.reason,
@@ -275,19 +272,19 @@ def sign_off_assignment(
 # --- curricula ------------------------------------------------------------------------------
 @router.get("/curricula", response={200: list[CurriculumOut], **ERRORS})
 def list_curricula(request: HttpRequest) -> list[CurriculumOut]:
-    require(_user(request), TrainingPerm.OVERSEE)
+    require(api_user(request), TrainingPerm.OVERSEE)
     return [_curriculum_out(c) for c in selectors.curricula()]
 
 
 @router.post("/curricula", response={201: CurriculumOut, **ERRORS})
 def create_curriculum(request: HttpRequest, payload: CurriculumIn) -> Status[CurriculumOut]:
-    c = services.create_curriculum(actor=_user(request), **payload.dict())
+    c = services.create_curriculum(actor=api_user(request), **payload.dict())
     return Status(201, _curriculum_out(c))
 
 
 @router.get("/curricula/{int:curriculum_id}", response={200: CurriculumOut, **ERRORS})
 def get_curriculum(request: HttpRequest, curriculum_id: int) -> CurriculumOut:
-    require(_user(request), TrainingPerm.OVERSEE)
+    require(api_user(request), TrainingPerm.OVERSEE)
     return _curriculum_out(_curriculum(curriculum_id))
 
 
@@ -298,7 +295,7 @@ def update_curriculum(
     fields = payload.dict(exclude_unset=True, exclude_none=True)
     reason = fields.pop("reason")
     c = services.update_curriculum(
-        actor=_user(request), curriculum_id=curriculum_id, reason=reason, **fields
+        actor=api_user(request), curriculum_id=curriculum_id, reason=reason, **fields
     )
     return _curriculum_out(c)
 
@@ -310,7 +307,7 @@ def add_curriculum_document(
     request: HttpRequest, curriculum_id: int, payload: CurriculumDocumentIn
 ) -> Status[CurriculumDocumentOut]:
     item, created = services.add_curriculum_document(
-        actor=_user(request), curriculum_id=curriculum_id, **payload.dict()
+        actor=api_user(request), curriculum_id=curriculum_id, **payload.dict()
     )
     return Status(201, CurriculumDocumentOut(item=_item_out(item), assigned=len(created)))
 
@@ -322,7 +319,7 @@ def add_curriculum_qualification(
     request: HttpRequest, curriculum_id: int, payload: CurriculumQualificationIn
 ) -> Status[CurriculumItemOut]:
     item = services.add_curriculum_qualification(
-        actor=_user(request),
+        actor=api_user(request),
         curriculum_id=curriculum_id,
         qualification_code=payload.qualification_code,
     )
@@ -334,7 +331,7 @@ def remove_curriculum_item(
     request: HttpRequest, item_id: int, payload: ReasonIn
 ) -> CurriculumItemOut:
     item = services.remove_curriculum_item(
-        actor=_user(request), item_id=item_id, reason=payload.reason
+        actor=api_user(request), item_id=item_id, reason=payload.reason
     )
     return _item_out(item)
 
@@ -342,7 +339,7 @@ def remove_curriculum_item(
 # --- qualification types --------------------------------------------------------------------
 @router.get("/qualification-types", response={200: list[QualificationTypeOut], **ERRORS})
 def list_qualification_types(request: HttpRequest) -> list[QualificationType]:
-    require(_user(request), TrainingPerm.VIEW_OWN)
+    require(api_user(request), TrainingPerm.VIEW_OWN)
     return list(selectors.qualification_types())
 
 
@@ -350,7 +347,9 @@ def list_qualification_types(request: HttpRequest) -> list[QualificationType]:
 def create_qualification_type(
     request: HttpRequest, payload: QualificationTypeIn
 ) -> Status[QualificationType]:
-    return Status(201, services.create_qualification_type(actor=_user(request), **payload.dict()))
+    return Status(
+        201, services.create_qualification_type(actor=api_user(request), **payload.dict())
+    )
 
 
 @router.patch("/qualification-types/{code}", response={200: QualificationTypeOut, **ERRORS})
@@ -360,7 +359,7 @@ def update_qualification_type(
     fields = payload.dict(exclude_unset=True, exclude_none=True)
     reason = fields.pop("reason")
     return services.update_qualification_type(
-        actor=_user(request), code=code, reason=reason, **fields
+        actor=api_user(request), code=code, reason=reason, **fields
     )
 
 
@@ -369,7 +368,7 @@ def update_qualification_type(
 def list_qualifications(
     request: HttpRequest, filters: Query[QualificationFilter]
 ) -> list[QualificationOut]:
-    require(_user(request), TrainingPerm.OVERSEE)
+    require(api_user(request), TrainingPerm.OVERSEE)
     qs = selectors.qualifications(**filters.dict(exclude={"limit", "offset"}))
     return [_qualification_out(q) for q in qs[filters.offset : filters.offset + filters.limit]]
 
@@ -378,13 +377,13 @@ def list_qualifications(
 def grant_qualification(
     request: HttpRequest, payload: QualificationGrantIn
 ) -> Status[QualificationOut]:
-    q = services.grant_qualification(actor=_user(request), request=request, **payload.dict())
+    q = services.grant_qualification(actor=api_user(request), request=request, **payload.dict())
     return Status(201, _qualification_out(q, signatures=True))
 
 
 @router.get("/qualifications/{int:qualification_id}", response={200: QualificationOut, **ERRORS})
 def get_qualification(request: HttpRequest, qualification_id: int) -> QualificationOut:
-    me = _user(request)
+    me = api_user(request)
     q = selectors.qualifications().filter(pk=qualification_id).first()
     if q is None:
         raise NotFound(f"qualification {qualification_id} does not exist", field="qualification_id")
@@ -402,6 +401,6 @@ def revoke_qualification(
     request: HttpRequest, qualification_id: int, payload: ReasonIn
 ) -> QualificationOut:
     q = services.revoke_qualification(
-        actor=_user(request), qualification_id=qualification_id, reason=payload.reason
+        actor=api_user(request), qualification_id=qualification_id, reason=payload.reason
     )
     return _qualification_out(q, signatures=True)

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from vein2vein.core.actors import page_user
 from vein2vein.core.errors import DomainError
 from vein2vein.core.forms import ReasonForm, attach_error
 from vein2vein.core.models import User
@@ -43,10 +44,6 @@ from .permissions import TrainingPerm
 def needs(perm: TrainingPerm) -> Callable[[View], View]:
     """core's `needs` (login, then the permission, else a 403 page saying why)."""
     return core_needs(perm)
-
-
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
 
 
 def _render(
@@ -97,7 +94,7 @@ def _training_context(person: User) -> dict[str, Any]:
 @login_required
 def index(request: HttpRequest) -> HttpResponse:
     """My training: what I must read (due, overdue), my records, my qualifications."""
-    me = _user(request)
+    me = page_user(request)
     context = _training_context(me)
     context["mine"] = True
     context["to_sign_off"] = list(selectors.awaiting_sign_off(me))
@@ -109,7 +106,7 @@ def index(request: HttpRequest) -> HttpResponse:
 def person(request: HttpRequest, user_id: int) -> HttpResponse:
     subject = get_object_or_404(User, pk=user_id)
     context = _training_context(subject)
-    me = _user(request)
+    me = page_user(request)
     context["mine"] = subject.pk == me.pk
     context["can_grant"] = subject.pk != me.pk and has_perm(me, TrainingPerm.QUALIFY)
     context["can_oversee"] = True
@@ -140,7 +137,7 @@ def _may_see_assignment(user: User, assignment: TrainingAssignment) -> bool:
 @login_required
 def assignment_detail(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = get_object_or_404(selectors.assignments(), pk=assignment_id)
-    me = _user(request)
+    me = page_user(request)
     if not _may_see_assignment(me, assignment):
         return render(request, "core/forbidden.html", {"perm": TrainingPerm.OVERSEE}, status=403)
     return render(
@@ -163,7 +160,7 @@ def _sign_page(request: HttpRequest, assignment_id: int, *, trainer: bool) -> Ht
         service = services.sign_off_assignment if trainer else services.sign_assignment
         try:
             done = service(
-                actor=_user(request),
+                actor=page_user(request),
                 assignment_id=assignment.pk,
                 password=form.cleaned_data["password"],
                 reason=form.cleaned_data["reason"],
@@ -204,7 +201,7 @@ def assignment_sign_off(request: HttpRequest, assignment_id: int) -> HttpRespons
 @require_POST
 def sync(request: HttpRequest) -> HttpResponse:
     try:
-        created = services.sync_assignments(actor=_user(request))
+        created = services.sync_assignments(actor=page_user(request))
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -231,7 +228,7 @@ def matrix(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "overdue": list(selectors.assignments(overdue=True, at=at, site=filters.get("site"))),
             "at": at,
-            "can_sync": has_perm(_user(request), TrainingPerm.SYNC),
+            "can_sync": has_perm(page_user(request), TrainingPerm.SYNC),
         },
         status=status,
     )
@@ -245,7 +242,7 @@ def curriculum_list(request: HttpRequest) -> HttpResponse:
         "training/curriculum_list.html",
         {
             "curricula": [(c, selectors.curriculum_items(c)) for c in selectors.curricula()],
-            "can_manage": has_perm(_user(request), TrainingPerm.MANAGE),
+            "can_manage": has_perm(page_user(request), TrainingPerm.MANAGE),
         },
     )
 
@@ -258,7 +255,7 @@ def curriculum_create(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             curriculum = services.create_curriculum(
-                actor=_user(request),
+                actor=page_user(request),
                 role=data["role"],
                 name=data["name"],
                 description=data["description"],
@@ -278,7 +275,7 @@ def _curriculum_page(
     document_form: AddDocumentForm | None = None,
     qualification_form: AddQualificationForm | None = None,
 ) -> HttpResponse:
-    can_manage = has_perm(_user(request), TrainingPerm.MANAGE, curriculum.site)
+    can_manage = has_perm(page_user(request), TrainingPerm.MANAGE, curriculum.site)
     failed = document_form if document_form is not None else qualification_form
     items = selectors.curriculum_items(curriculum, include_removed=True)
     listed = frozenset(i.requirement for i in items if i.is_active)
@@ -312,7 +309,7 @@ def curriculum_add_document(request: HttpRequest, curriculum_id: int) -> HttpRes
     if form.is_valid():
         try:
             _, created = services.add_curriculum_document(
-                actor=_user(request), curriculum_id=curriculum.pk, **form.cleaned_data
+                actor=page_user(request), curriculum_id=curriculum.pk, **form.cleaned_data
             )
         except DomainError as exc:
             _refuse(form, exc)
@@ -333,7 +330,7 @@ def curriculum_add_qualification(request: HttpRequest, curriculum_id: int) -> Ht
     if form.is_valid():
         try:
             services.add_curriculum_qualification(
-                actor=_user(request), curriculum_id=curriculum.pk, **form.cleaned_data
+                actor=page_user(request), curriculum_id=curriculum.pk, **form.cleaned_data
             )
         except DomainError as exc:
             _refuse(form, exc)
@@ -351,7 +348,7 @@ def curriculum_item_remove(request: HttpRequest, item_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.remove_curriculum_item(
-                actor=_user(request), item_id=item.pk, reason=form.cleaned_data["reason"]
+                actor=page_user(request), item_id=item.pk, reason=form.cleaned_data["reason"]
             )
         except DomainError as exc:
             _refuse(form, exc)
@@ -370,7 +367,7 @@ def type_list(request: HttpRequest) -> HttpResponse:
         "training/type_list.html",
         {
             "types": selectors.qualification_types(),
-            "can_manage": has_perm(_user(request), TrainingPerm.MANAGE),
+            "can_manage": has_perm(page_user(request), TrainingPerm.MANAGE),
         },
     )
 
@@ -381,7 +378,7 @@ def type_create(request: HttpRequest) -> HttpResponse:
     form = QualificationTypeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            kind = services.create_qualification_type(actor=_user(request), **form.cleaned_data)
+            kind = services.create_qualification_type(actor=page_user(request), **form.cleaned_data)
         except DomainError as exc:
             _refuse(form, exc)
         else:
@@ -405,7 +402,7 @@ def type_edit(request: HttpRequest, code: str) -> HttpResponse:
         changed = {k: v for k, v in data.items() if v != initial.get(k)}
         try:
             services.update_qualification_type(
-                actor=_user(request), code=kind.code, reason=reason, **changed
+                actor=page_user(request), code=kind.code, reason=reason, **changed
             )
         except DomainError as exc:
             _refuse(form, exc)
@@ -433,7 +430,7 @@ def qualification_list(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "rows": [(q, q.state_at(at)) for q in rows],
-            "can_grant": has_perm(_user(request), TrainingPerm.QUALIFY),
+            "can_grant": has_perm(page_user(request), TrainingPerm.QUALIFY),
         },
         status=status,
     )
@@ -451,7 +448,7 @@ def qualification_grant(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             granted = services.grant_qualification(
-                actor=_user(request),
+                actor=page_user(request),
                 user_id=data["user"].pk,
                 qualification_code=data["qualification_code"],
                 site_id=data["site"].pk,
@@ -482,7 +479,7 @@ def qualification_grant(request: HttpRequest) -> HttpResponse:
 @login_required
 def qualification_detail(request: HttpRequest, qualification_id: int) -> HttpResponse:
     q = get_object_or_404(selectors.qualifications(), pk=qualification_id)
-    me = _user(request)
+    me = page_user(request)
     if q.user_id != me.pk and not has_perm(me, TrainingPerm.OVERSEE):
         return render(request, "core/forbidden.html", {"perm": TrainingPerm.OVERSEE}, status=403)
     at = now()
@@ -506,7 +503,7 @@ def qualification_revoke(request: HttpRequest, qualification_id: int) -> HttpRes
     if request.method == "POST" and form.is_valid():
         try:
             services.revoke_qualification(
-                actor=_user(request), qualification_id=q.pk, reason=form.cleaned_data["reason"]
+                actor=page_user(request), qualification_id=q.pk, reason=form.cleaned_data["reason"]
             )
         except DomainError as exc:
             _refuse(form, exc)
