@@ -72,6 +72,16 @@ USERS = (
 )
 
 
+def demo_user(username: str) -> User:
+    """A demo person by username, for the app demos that run after this one."""
+    return User.objects.get(username=username)
+
+
+def demo_user_if_loaded(username: str) -> User | None:
+    """A demo person, or None when the core demo has not made them (an app demo then skips)."""
+    return User.objects.filter(username=username).first()
+
+
 def _ensure_user(admin: User, spec: DemoUser, sites: dict[str, Site]) -> User:
     user = User.objects.filter(username=spec.username).first()
     if user is None:

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 from django.core.files import File
 
-from vein2vein.core.demo import DEMO_PASSWORD
-from vein2vein.core.models import User
+from vein2vein.core.demo import DEMO_PASSWORD, demo_user
 
 from . import selectors, services
 from .choices import DocumentKind, VersionStatus
@@ -158,10 +157,6 @@ SOP_0004_V2_SUMMARY = (
 )
 
 
-def _user(username: str) -> User:
-    return User.objects.get(username=username)
-
-
 def _pdf(spec: DemoDocument, version: int, extra: tuple[str, ...] = ()) -> File:  # type: ignore[type-arg]
     content = minimal_pdf(
         f"{spec.number} {spec.title}",
@@ -173,7 +168,7 @@ def _pdf(spec: DemoDocument, version: int, extra: tuple[str, ...] = ()) -> File:
 def _advance(version: DocumentVersion) -> None:
     """Take a version from wherever it is to effective: submit, review, approve, activate."""
     author = version.created_by
-    qa, approver = _user("qa"), _user("qa_approver")
+    qa, approver = demo_user("qa"), demo_user("qa_approver")
     if version.status == VersionStatus.DRAFT:
         services.submit_for_review(actor=author, version_id=version.pk)
         version.refresh_from_db()
@@ -191,14 +186,14 @@ def _advance(version: DocumentVersion) -> None:
 
 
 def _ensure_effective(spec: DemoDocument) -> Document:
-    author = _user(spec.author)
+    author = demo_user(spec.author)
     document = selectors.get_document(spec.number)
     if document is None:
         document = services.create_document(
             actor=author,
             kind=spec.kind,
             title=spec.title,
-            owner=_user(spec.owner),
+            owner=demo_user(spec.owner),
             number=spec.number,
         )
     if selectors.effective_version(document) is not None:
@@ -223,7 +218,7 @@ def load_demo() -> None:
     document = selectors.get_document(spec.number)
     assert document is not None
     if not document.versions.filter(version__gte=2).exists():
-        author = _user(spec.author)
+        author = demo_user(spec.author)
         version = services.create_version(
             actor=author,
             document=document,

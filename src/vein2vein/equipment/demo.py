@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from django.core.files import File
 
-from vein2vein.core.demo import DEMO_PASSWORD
-from vein2vein.core.models import Site, User
+from vein2vein.core.demo import DEMO_PASSWORD, demo_user
+from vein2vein.core.models import Site
 from vein2vein.core.time import now
 from vein2vein.documents import selectors as documents
 from vein2vein.documents import services as document_services
@@ -201,13 +201,9 @@ UNITS = (
 )
 
 
-def _user(username: str) -> User:
-    return User.objects.get(username=username)
-
-
 def _protocol(number: str, title: str) -> Document:
     """A controlled form in effect, through the documents services."""
-    author, qa, approver = _user("supervisor"), _user("qa"), _user("qa_approver")
+    author, qa, approver = demo_user("supervisor"), demo_user("qa"), demo_user("qa_approver")
     document = documents.get_document(number)
     if document is None:
         document = document_services.create_document(
@@ -242,7 +238,7 @@ def _protocol(number: str, title: str) -> Document:
 
 
 def _unit(spec: Unit, site: Site, protocols: dict[str, Document]) -> None:
-    supervisor, qc, approver = _user("supervisor"), _user("qc"), _user("qa_approver")
+    supervisor, qc, approver = demo_user("supervisor"), demo_user("qc"), demo_user("qa_approver")
     unit = Equipment.objects.filter(equipment_id=spec.tag).first()
     if unit is None:
         unit = services.register_equipment(

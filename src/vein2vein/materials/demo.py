@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from vein2vein.core.demo import DEMO_PASSWORD
+from vein2vein.core.demo import DEMO_PASSWORD, demo_user_if_loaded
 from vein2vein.core.models import Site, User
 from vein2vein.core.time import now
 
@@ -273,10 +273,6 @@ KIT_NAME = "Activation kit: TransAct, IL-7, IL-15 (one patient run)"
 PDF = b"%PDF-1.4\n% vein2vein demo certificate of analysis\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-def _user(username: str) -> User | None:
-    return User.objects.filter(username=username).first()
-
-
 def _ensure_suppliers(actor: User) -> None:
     today = now().date()
     for spec in SUPPLIERS:
@@ -322,7 +318,7 @@ def _ensure_lots(site: Site, qc: User) -> None:
         material = Material.objects.get(part_number=spec.part_number)
         if Lot.objects.filter(material=material, supplier_lot=spec.supplier_lot).exists():
             continue
-        receiver = _user(spec.received_by)
+        receiver = demo_user_if_loaded(spec.received_by)
         if receiver is None:
             continue
         lot = services.receive_lot(
@@ -349,7 +345,7 @@ def _ensure_lots(site: Site, qc: User) -> None:
 
 
 def _ensure_kit(site: Site) -> None:
-    operator = _user("operator")
+    operator = demo_user_if_loaded("operator")
     if operator is None or Kit.objects.filter(name=KIT_NAME).exists():
         return
     lots = [
@@ -371,8 +367,8 @@ def _ensure_kit(site: Site) -> None:
 
 def load_demo() -> None:
     site = Site.objects.filter(code=SITE).first()
-    qa = _user("qa")
-    qc = _user("qc")
+    qa = demo_user_if_loaded("qa")
+    qc = demo_user_if_loaded("qc")
     if site is None or qa is None or qc is None:
         return
     _ensure_suppliers(qa)

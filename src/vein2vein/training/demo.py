@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from vein2vein.core.demo import DEMO_PASSWORD
+from vein2vein.core.demo import DEMO_PASSWORD, demo_user_if_loaded
 from vein2vein.core.models import Site, User
 
 from . import selectors, services, tasks
@@ -107,10 +107,6 @@ SITE = "MFG-PHL"
 TRAINER = "supervisor"
 
 
-def _user(username: str) -> User | None:
-    return User.objects.filter(username=username).first()
-
-
 def _ensure_types(actor: User) -> None:
     for spec in TYPES:
         if not QualificationType.objects.filter(code=spec.code).exists():
@@ -126,7 +122,7 @@ def _ensure_types(actor: User) -> None:
 
 
 def _ensure_curriculum(spec: DemoCurriculum) -> None:
-    author = _user(spec.author)
+    author = demo_user_if_loaded(spec.author)
     if author is None:
         print(f"training demo: user {spec.author} is missing; curriculum {spec.name} skipped")
         return
@@ -193,7 +189,7 @@ def _qualify(person: User, codes: tuple[str, ...], supervisor: User, site: Site)
 
 
 def load_demo() -> None:
-    supervisor = _user(TRAINER)
+    supervisor = demo_user_if_loaded(TRAINER)
     site = Site.objects.filter(code=SITE).first()
     if supervisor is None or site is None:
         print("training demo: the core demo (supervisor, MFG-PHL) is missing; skipped")
@@ -204,7 +200,7 @@ def load_demo() -> None:
     # The same task a worker runs after role grants: whoever holds a role gets its reads.
     tasks.sync_training_assignments.apply()
     for username, skip, codes in TRAINED:
-        person = _user(username)
+        person = demo_user_if_loaded(username)
         if person is None:
             print(f"training demo: user {username} is missing; skipped")
             continue
