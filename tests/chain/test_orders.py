@@ -169,7 +169,7 @@ def test_every_bad_field_is_named(world: World, make_site) -> None:  # type: ign
             {"requested_collection_date": "soon"},
             ValidationFailed,
             "requested_collection_date",
-            "must be a date",
+            "not a date (soon); use YYYY-MM-DD",
         ),
         (
             {"manufacturing_site_id": world.clinic.pk},

@@ -77,7 +77,7 @@ def test_a_clinical_user_of_another_site_cannot_enroll_here(world: World) -> Non
 BAD_FIELDS: list[tuple[dict[str, Any], str, str]] = [
     ({"date_of_birth": "2999-01-01"}, "date_of_birth", "date_of_birth is in the future"),
     ({"date_of_birth": "1901-01-01"}, "date_of_birth", "more than 120 years ago"),
-    ({"date_of_birth": "14/03/1971"}, "date_of_birth", "must be a date (YYYY-MM-DD)"),
+    ({"date_of_birth": "14/03/1971"}, "date_of_birth", "not a date (14/03/1971); use YYYY-MM-DD"),
     ({"date_of_birth": ""}, "date_of_birth", "date_of_birth is required"),
     ({"weight_kg": "0"}, "weight_kg", "weight_kg must be from 0.5 to 400, not 0"),
     ({"weight_kg": "-70"}, "weight_kg", "weight_kg must be from 0.5 to 400"),

@@ -127,7 +127,7 @@ def test_bad_capacity_input_is_named(world: World, everyone) -> None:  # type: i
         ({"capacity": "1.5"}, "capacity", "at most 0 decimals"),
         ({"weekdays": [0]}, "weekdays", "ISO weekday numbers 1-7"),
         ({"weekdays": [True]}, "weekdays", "ISO weekday numbers 1-7"),
-        ({"start": "tomorrow"}, "start", "start must be a date"),
+        ({"start": "tomorrow"}, "start", "start: not a date (tomorrow); use YYYY-MM-DD"),
     ]
     for over, field, message in cases:
         values: dict[str, Any] = {
@@ -241,7 +241,7 @@ def test_bad_days_are_named(world: World, walk) -> None:  # type: ignore[no-unty
     for day, message in (
         (yesterday, f"day {yesterday} is in the past"),
         (_day(world, 367), "is more than 366 days ahead"),
-        ("next week", "day must be a date"),
+        ("next week", "day: not a date (next week); use YYYY-MM-DD"),
         (None, "day is required"),
     ):
         with refused(ValidationFailed, field="day", message=message):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django.utils import timezone
@@ -43,3 +45,16 @@ def format_in_zone(value: dt.datetime, zone: str) -> str:
     offset = local.strftime("%z")
     offset = f"{offset[:3]}:{offset[3:]}"
     return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()} (UTC{offset}, {zone})"
+
+
+D = TypeVar("D", dt.date, dt.datetime)
+
+
+def add_months(value: D, months: int) -> D:
+    """`value` (a day or a moment) plus whole calendar months, on the month's last day when it
+    is shorter (31 Jan + 1 month = 28 or 29 Feb). Review periods and qualification validity."""
+    index = value.month - 1 + months
+    year, month = value.year + index // 12, index % 12 + 1
+    return value.replace(
+        year=year, month=month, day=min(value.day, calendar.monthrange(year, month)[1])
+    )

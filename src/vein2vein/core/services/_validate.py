@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
+from typing import Literal, overload
 
 from ..errors import ValidationFailed
 from ..time import now
@@ -93,8 +94,13 @@ def number(
     return num
 
 
+@overload
+def date(value: object, field: str, *, required: Literal[True] = ...) -> dt.date: ...
+@overload
+def date(value: object, field: str, *, required: bool) -> dt.date | None: ...
 def date(value: object, field: str, *, required: bool = True) -> dt.date | None:
-    """A calendar date (YYYY-MM-DD) between the years 1900 and 9000."""
+    """A calendar date (YYYY-MM-DD) between the years 1900 and 9000; the refusal shows what was
+    given, so a CSV row's error can be fixed from the message alone."""
     if value in (None, ""):
         if required:
             raise ValidationFailed(f"{field} is required", field=field)
@@ -108,15 +114,19 @@ def date(value: object, field: str, *, required: bool = True) -> dt.date | None:
         except ValueError:
             day = None
     if day is None:
-        raise ValidationFailed(f"{field} must be a date (YYYY-MM-DD)", field=field)
+        raise ValidationFailed(f"{field}: not a date ({value}); use YYYY-MM-DD", field=field)
     if not dt.date(1900, 1, 1) <= day <= dt.date(9000, 1, 1):
         raise ValidationFailed(f"{field} must be between the years 1900 and 9000", field=field)
     return day
 
 
+CLOCK_TOLERANCE = dt.timedelta(minutes=5)
+
+
 def moment(value: object, field: str, *, not_after: dt.datetime | None = None) -> dt.datetime:
     """An instant with its zone (ISO 8601 with offset), stored in UTC; not in the future
-    (5 minutes' clock tolerance) unless `not_after` says otherwise."""
+    (CLOCK_TOLERANCE for a client's clock running ahead) unless `not_after` says otherwise.
+    One tolerance for every app: a person states when work was done, never later than now."""
     if isinstance(value, str):
         try:
             value = dt.datetime.fromisoformat(value.strip())
@@ -131,7 +141,7 @@ def moment(value: object, field: str, *, not_after: dt.datetime | None = None) -
     if not 1900 <= value.year <= 9000:
         raise ValidationFailed(f"{field} must be between the years 1900 and 9000", field=field)
     value = value.astimezone(dt.UTC)
-    limit = not_after if not_after is not None else now() + dt.timedelta(minutes=5)
+    limit = not_after if not_after is not None else now() + CLOCK_TOLERANCE
     if value > limit:
         raise ValidationFailed(f"{field} is in the future", field=field)
     return value

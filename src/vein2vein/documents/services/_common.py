@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +12,7 @@ from django.utils import timezone
 from vein2vein.core import audit
 from vein2vein.core.errors import Conflict, NotFound, ValidationFailed
 from vein2vein.core.services import _validate
+from vein2vein.core.time import add_months as add_months
 from vein2vein.core.time import now
 
 from ..choices import TRANSITIONS, VersionStatus
@@ -42,15 +42,6 @@ def today() -> dt.date:
     """The calendar day in the document-control zone (settings.TIME_ZONE): documents are
     organisation-wide, so one zone decides when 'effective from' a date begins."""
     return timezone.localdate(now(), ZoneInfo(settings.TIME_ZONE))
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """`day` plus whole months, on the last day of the month when it is shorter (31 Jan + 1)."""
-    month0 = day.month - 1 + months
-    year, month = day.year + month0 // 12, month0 % 12 + 1
-    return day.replace(
-        year=year, month=month, day=min(day.day, calendar.monthrange(year, month)[1])
-    )
 
 
 def optional_date(value: object, field: str) -> dt.date | None:

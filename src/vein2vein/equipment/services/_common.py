@@ -12,6 +12,8 @@ from django.db import models
 from vein2vein.core.errors import Conflict, NotFound, ValidationFailed
 from vein2vein.core.models import Site
 from vein2vein.core.services import _validate
+from vein2vein.core.services._validate import choice as choice
+from vein2vein.core.services._validate import moment as moment
 from vein2vein.core.time import in_zone, now
 from vein2vein.core.transactions import in_service_transaction as in_service_transaction
 
@@ -35,12 +37,6 @@ def asset_tag(value: object, field: str = "equipment_id") -> str:
     return tag
 
 
-def choice(value: object, field: str, values: list[str]) -> str:
-    if not isinstance(value, str) or value not in values:
-        raise ValidationFailed(f"{field} must be one of: {', '.join(values)}", field=field)
-    return value
-
-
 def whole_number(value: object, field: str, *, low: int, high: int) -> int:
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value.strip())
@@ -54,20 +50,6 @@ def whole_number(value: object, field: str, *, low: int, high: int) -> int:
 def ident(value: object, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationFailed(f"{field} must be a positive id", field=field)
-    return value
-
-
-def moment(value: object, field: str) -> dt.datetime:
-    """A past or present instant entered by a person (when work was done), stored in UTC."""
-    if not isinstance(value, dt.datetime):
-        raise ValidationFailed(f"{field} must be a date and time", field=field)
-    if value.tzinfo is None:
-        raise ValidationFailed(f"{field} must carry a time zone", field=field)
-    value = value.astimezone(dt.UTC)
-    if value > now() + dt.timedelta(minutes=1):
-        raise ValidationFailed(f"{field} is in the future", field=field)
-    if value.year < 1900:
-        raise ValidationFailed(f"{field} must be after the year 1900", field=field)
     return value
 
 

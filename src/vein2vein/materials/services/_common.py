@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import Literal, overload
 
 from django.core.files import File
 
 from vein2vein.core import numbering
 from vein2vein.core.errors import NotFound, ValidationFailed
 from vein2vein.core.models import Site
+from vein2vein.core.services._validate import date as date
+from vein2vein.core.services._validate import reason as reason
+from vein2vein.core.services._validate import text as text
 from vein2vein.core.transactions import in_service_transaction as in_service_transaction
 from vein2vein.documents.files import CheckedFile, stored_sha256
 
 from ..models import Lot, Material, Supplier
 
 MAX_QUANTITY = Decimal("1000000000")
-
-
-def text(value: object, field: str, *, max_length: int, required: bool = True) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise ValidationFailed(f"{field} must be text", field=field)
-    value = value.strip()
-    if required and not value:
-        raise ValidationFailed(f"{field} is required", field=field)
-    if len(value) > max_length:
-        raise ValidationFailed(f"{field} must be at most {max_length} characters", field=field)
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in value):
-        raise ValidationFailed(f"{field} contains control characters", field=field)
-    return value
-
-
-def reason(value: object, field: str = "reason") -> str:
-    """Part 11 wants the why of a change, not only the what."""
-    return text(value, field, max_length=2000)
 
 
 def quantity(value: object, field: str = "quantity", *, signed: bool = False) -> Decimal:
@@ -58,27 +39,6 @@ def quantity(value: object, field: str = "quantity", *, signed: bool = False) ->
     if not signed and qty <= 0:
         raise ValidationFailed(f"{field} must be greater than zero", field=field)
     return qty
-
-
-@overload
-def date(value: object, field: str, *, required: Literal[True] = ...) -> dt.date: ...
-@overload
-def date(value: object, field: str, *, required: bool) -> dt.date | None: ...
-def date(value: object, field: str, *, required: bool = True) -> dt.date | None:
-    if value in (None, ""):
-        if required:
-            raise ValidationFailed(f"{field} is required", field=field)
-        return None
-    if isinstance(value, dt.datetime):
-        raise ValidationFailed(f"{field} must be a date (YYYY-MM-DD)", field=field)
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
-    raise ValidationFailed(f"{field}: not a date ({value}); use YYYY-MM-DD", field=field)
 
 
 def boolean(value: object, field: str) -> bool:

@@ -23,6 +23,9 @@ from vein2vein.core.errors import (
 from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import GMP_ROLES, active_roles, has_perm, require
 from vein2vein.core.services import _validate
+from vein2vein.core.services._validate import choice as choice
+from vein2vein.core.services._validate import date as date
+from vein2vein.core.services._validate import moment as moment
 from vein2vein.core.time import in_zone, now
 
 text = _validate.text
@@ -54,23 +57,6 @@ def created(values: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return audit.created({k: v for k, v in values.items() if not is_blank(v)})
 
 
-def choice(value: object, field: str, values: list[str], *, required: bool = True) -> str:
-    """`value` as one of `values` ('' allowed when not required)."""
-    if value in (None, "") and not required:
-        return ""
-    if not isinstance(value, str) or value not in values:
-        raise ValidationFailed(f"{field} must be one of: {', '.join(values)}", field=field)
-    return value
-
-
-def date(value: object, field: str) -> dt.date:
-    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-        raise ValidationFailed(f"{field} must be a date (YYYY-MM-DD)", field=field)
-    if not dt.date(1900, 1, 1) <= value <= dt.date(9000, 1, 1):
-        raise ValidationFailed(f"{field} must be between the years 1900 and 9000", field=field)
-    return value
-
-
 def today_at(site: Site) -> dt.date:
     return in_zone(now(), site.time_zone).date()
 
@@ -81,20 +67,6 @@ def future_date(value: object, field: str, site: Site) -> dt.date:
     if day < today_at(site):
         raise ValidationFailed(f"{field} {day} is in the past", field=field)
     return day
-
-
-def moment(value: object, field: str) -> dt.datetime:
-    """A past or present instant (e.g. when a deviation was detected), stored in UTC."""
-    if not isinstance(value, dt.datetime):
-        raise ValidationFailed(f"{field} must be a date and time", field=field)
-    if value.tzinfo is None:
-        raise ValidationFailed(f"{field} must carry a time zone", field=field)
-    value = value.astimezone(dt.UTC)
-    if value > now() + dt.timedelta(minutes=5):
-        raise ValidationFailed(f"{field} is in the future", field=field)
-    if value.year < 1900:
-        raise ValidationFailed(f"{field} must be after the year 1900", field=field)
-    return value
 
 
 def site(site_id: object, field: str = "site_id") -> Site:

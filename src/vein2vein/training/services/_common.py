@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import calendar
-import datetime as dt
 import os
 
 from vein2vein.core.errors import NotFound, ValidationFailed
 from vein2vein.core.models import Site, User
+from vein2vein.core.time import add_months as add_months
 from vein2vein.core.transactions import in_service_transaction as in_service_transaction
 
 from ..choices import DEFAULT_DUE_DAYS, MAX_DUE_DAYS
-
-
-def add_months(value: dt.datetime, months: int) -> dt.datetime:
-    """`value` plus whole calendar months; the 31st becomes the last day of a shorter month."""
-    index = value.month - 1 + months
-    year, month = value.year + index // 12, index % 12 + 1
-    return value.replace(
-        year=year, month=month, day=min(value.day, calendar.monthrange(year, month)[1])
-    )
 
 
 def default_due_days() -> int:
