@@ -10,7 +10,7 @@ from django.http import HttpRequest
 
 from vein2vein.core.choices import Role
 from vein2vein.core.models import User
-from vein2vein.core.permissions import active_roles
+from vein2vein.core.permissions import active_assignments_where, active_roles
 
 from . import selectors
 from .choices import OrderStatus
@@ -20,11 +20,9 @@ SHOWN = 10
 
 
 def _clinical_site_ids(user: User) -> list[int]:
-    return list(
-        user.role_assignments.filter(
-            revoked_at__isnull=True, site__is_active=True, role=Role.CLINICAL_SITE
-        ).values_list("site_id", flat=True)
-    )
+    return [
+        a.site_id for a in active_assignments_where(user, lambda a: a.role == Role.CLINICAL_SITE)
+    ]
 
 
 def panel(request: HttpRequest) -> tuple[str, dict[str, Any]] | None:

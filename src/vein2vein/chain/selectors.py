@@ -17,7 +17,12 @@ from django.db.models import Count, Q, QuerySet
 
 from vein2vein.core.choices import Role, SiteKind
 from vein2vein.core.models import Site, User
-from vein2vein.core.permissions import ROLE_PERMISSIONS, active_roles
+from vein2vein.core.permissions import (
+    ROLE_PERMISSIONS,
+    active_assignments_where,
+    active_roles,
+    held_assignments,
+)
 from vein2vein.core.time import now
 
 from .choices import CLOCK_RUNNING, HOLDS_SLOT, CustodyKind, OrderStatus, ReceiptDecision
@@ -47,11 +52,7 @@ def site_ids_of(user: User) -> list[int]:
     """Sites where `user` holds an active role."""
     if not user.is_authenticated:
         return []
-    return list(
-        user.role_assignments.filter(revoked_at__isnull=True, site__is_active=True)
-        .values_list("site_id", flat=True)
-        .distinct()
-    )
+    return list(dict.fromkeys(a.site_id for a in active_assignments_where(user)))
 
 
 def orders_for(user: User) -> QuerySet[TherapyOrder]:
@@ -80,11 +81,7 @@ def identity_site_ids(user: User) -> set[int]:
     if not user.is_authenticated:
         return set()
     roles = ROLE_PERMISSIONS[ChainPerm.VIEW_IDENTITY]
-    return set(
-        user.role_assignments.filter(
-            revoked_at__isnull=True, site__is_active=True, role__in=list(roles)
-        ).values_list("site_id", flat=True)
-    )
+    return {a.site_id for a in active_assignments_where(user, lambda a: a.role in roles)}
 
 
 def can_see_identity(
@@ -279,7 +276,7 @@ def awaiting_receipt(user: User) -> QuerySet[TherapyOrder]:
     """Collected material on its way to a site where `user` receives."""
     ids = [
         a.site_id
-        for a in user.role_assignments.filter(revoked_at__isnull=True)
+        for a in held_assignments(user)
         if a.role in (Role.OPERATOR, Role.SUPERVISOR, Role.LOGISTICS)
     ]
     return (

@@ -96,7 +96,7 @@ def _order_or_404(request: HttpRequest, order_id: int) -> TherapyOrder:
 
 
 def _sites_where(user: User, perm: str) -> Any:
-    ids = [s.pk for s in core_selectors.user_sites(user) if has_perm(user, perm, s)]
+    ids = [s.pk for s in core_selectors.my_sites(user) if has_perm(user, perm, s)]
     return Site.objects.filter(pk__in=ids).order_by("code")
 
 

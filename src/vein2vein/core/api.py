@@ -172,7 +172,11 @@ def _user_out(user: User) -> UserOut:
         full_name=user.full_name,
         email=user.email,
         is_active=user.is_active,
-        roles=_roles(user),
+        roles=[
+            RoleOut(id=a.pk, site=a.site.code, role=a.role, granted_at=a.granted_at)
+            for a in user.role_assignments.all()  # prefetched by selectors.users()
+            if a.revoked_at is None
+        ],
     )
 
 

@@ -9,9 +9,25 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonR
 from django.shortcuts import redirect
 from django.utils import timezone
 
+from .permissions import roles_read_once
 from .selectors import current_site_for
 
 SESSION_SITE_KEY = "vein2vein_site_id"
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class RolesReadOnceMiddleware:
+    """A read-only request reads each user's role assignments once (permissions.held_assignments)
+    instead of once per permission check; a write request reads them afresh at every check."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method not in READ_ONLY_METHODS:
+            return self.get_response(request)
+        with roles_read_once():
+            return self.get_response(request)
 
 
 class CurrentSiteMiddleware:

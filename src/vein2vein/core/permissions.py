@@ -9,6 +9,9 @@ Each domain app declares its own permissions in `<app>/permissions.py` with
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -16,7 +19,7 @@ from .choices import Role, SignatureMeaning
 from .errors import PermissionRefused
 
 if TYPE_CHECKING:
-    from .models import Site, User
+    from .models import RoleAssignment, Site, User
 
 security_log = logging.getLogger("vein2vein.security")
 
@@ -76,14 +79,57 @@ def register_permissions(permissions: dict[str, frozenset[Role]]) -> None:
         ROLE_PERMISSIONS[str(name)] = frozenset(roles)
 
 
+# The role assignments read in this request, by user id; None outside a read-only request.
+_held: ContextVar[dict[int, list[RoleAssignment]] | None] = ContextVar("held_roles", default=None)
+
+
+@contextmanager
+def roles_read_once() -> Iterator[None]:
+    """Within the block each user's role assignments are read once. For read-only requests
+    (core.middleware.RolesReadOnceMiddleware): nothing there grants or revokes a role, so the
+    dozen checks a page makes (permissions, navigation, site lists) share one query."""
+    token = _held.set({})
+    try:
+        yield
+    finally:
+        _held.reset(token)
+
+
+def held_assignments(user: User) -> list[RoleAssignment]:
+    """`user`'s unrevoked role assignments with their sites, by site code then role (inactive
+    sites included: callers that need an active site say so)."""
+    from .models import RoleAssignment
+
+    cache = _held.get()
+    if cache is not None and user.pk in cache:
+        return cache[user.pk]
+    rows = list(
+        RoleAssignment.objects.filter(user_id=user.pk, revoked_at__isnull=True).select_related(
+            "site"
+        )
+    )
+    if cache is not None:
+        cache[user.pk] = rows
+    return rows
+
+
+def active_assignments_where(
+    user: User, keep: Callable[[RoleAssignment], bool] = lambda a: True
+) -> list[RoleAssignment]:
+    """`user`'s unrevoked assignments at active sites that `keep` accepts."""
+    if not user.is_authenticated:
+        return []
+    return [a for a in held_assignments(user) if a.site.is_active and keep(a)]
+
+
 def active_roles(user: User, site: Site | None = None) -> set[Role]:
     """The roles `user` holds now, at `site` or (site=None) anywhere."""
     if not user.is_authenticated or not user.is_active:
         return set()
-    qs = user.role_assignments.filter(revoked_at__isnull=True, site__is_active=True)
-    if site is not None:
-        qs = qs.filter(site=site)
-    return {Role(r) for r in qs.values_list("role", flat=True)}
+    return {
+        Role(a.role)
+        for a in active_assignments_where(user, lambda a: site is None or a.site_id == site.pk)
+    }
 
 
 def has_perm(user: User, perm: str, site: Site | None = None) -> bool:

@@ -154,9 +154,10 @@ def my_queue(request: HttpRequest) -> QueueOut:
     """Versions waiting for my review or approval signature."""
     user = api_user(request)
     require(user, DocPerm.VIEW)
+    to_review, to_approve = selectors.review_queue(user)
     return QueueOut(
-        to_review=[_version_out(v) for v in selectors.awaiting_my_review(user)],
-        to_approve=[_version_out(v) for v in selectors.awaiting_my_approval(user)],
+        to_review=[_version_out(v) for v in to_review],
+        to_approve=[_version_out(v) for v in to_approve],
     )
 
 

@@ -18,9 +18,10 @@ def panel(request: HttpRequest) -> tuple[str, dict[str, Any]] | None:
     user: User = request.user  # type: ignore[assignment]
     if not has_perm(user, DocPerm.AUTHOR):
         return None
+    to_review, to_approve = selectors.review_queue(user)
     context = {
-        "to_review": selectors.awaiting_my_review(user),
-        "to_approve": selectors.awaiting_my_approval(user),
+        "to_review": to_review,
+        "to_approve": to_approve,
         "drafts": list(selectors.my_drafts(user)),
         "overdue": selectors.overdue_reviews().count()
         if has_perm(user, DocPerm.PERIODIC_REVIEW)

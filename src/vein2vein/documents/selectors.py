@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Prefetch, Q, QuerySet
@@ -76,6 +77,38 @@ def effective_version(document: Document, at: dt.datetime | None = None) -> Docu
         .order_by("-effective_at")
         .first()
     )
+
+
+def effective_versions(
+    documents: Iterable[Document], at: dt.datetime | None = None
+) -> dict[int, DocumentVersion | None]:
+    """`effective_version` of several documents at once, by document pk: one check for due
+    versions and one query for all of them."""
+    wanted = {d.pk: d for d in documents}
+    if not wanted:
+        return {}
+    if at is None:
+        due = DocumentVersion.objects.filter(
+            status=VersionStatus.APPROVED,
+            effective_date__lte=current_day(),
+            document_id__in=list(wanted),
+        )
+        for document_id in sorted(set(due.values_list("document_id", flat=True))):
+            activate_due(wanted[document_id])
+        at = now()
+    found: dict[int, DocumentVersion | None] = dict.fromkeys(wanted)
+    candidates = (
+        DocumentVersion.objects.filter(
+            document_id__in=list(wanted), status__in=EVER_EFFECTIVE, effective_at__lte=at
+        )
+        .filter(Q(retired_at__isnull=True) | Q(retired_at__gt=at))
+        .select_related("document")
+        .order_by("document_id", "-effective_at")
+    )
+    for version in candidates:
+        if found[version.document_id] is None:
+            found[version.document_id] = version
+    return found
 
 
 def _signatures(version: DocumentVersion, meaning: SignatureMeaning) -> QuerySet[Signature]:
@@ -204,40 +237,74 @@ def periodic_reviews(version: DocumentVersion) -> QuerySet[PeriodicReview]:
 
 
 # --- work queues ----------------------------------------------------------------------------
-def awaiting_my_review(user: User) -> list[DocumentVersion]:
-    """Versions in review that still need a review this user may give: not their own, and no
-    review counted since the latest submission (one review is needed, then approval)."""
-    pending = (
-        DocumentVersion.objects.filter(status=VersionStatus.IN_REVIEW)
+def _current_reviews_of(versions: Iterable[DocumentVersion]) -> dict[int, list[Signature]]:
+    """`current_reviews` of several versions, by version pk, from one query of signatures."""
+    versions = list(versions)
+    out: dict[int, list[Signature]] = {v.pk: [] for v in versions}
+    submitted = [v for v in versions if v.submitted_at is not None]
+    if not submitted:
+        return out
+    refs = {v.pk: record_ref(v) for v in submitted}
+    by_record: dict[tuple[str, str], list[Signature]] = {}
+    for signature in (
+        Signature.objects.filter(
+            record_type__in={t for t, _ in refs.values()},
+            record_id__in=[i for _, i in refs.values()],
+            meaning=SignatureMeaning.REVIEWED,
+        )
+        .select_related("signer")
+        .order_by("signed_at", "pk")
+    ):
+        by_record.setdefault((signature.record_type, signature.record_id), []).append(signature)
+    for version in submitted:
+        assert version.submitted_at is not None
+        digest = record_content_hash(version)
+        kind = version.document.kind
+        out[version.pk] = [
+            s
+            for s in by_record.get(refs[version.pk], [])
+            if s.signed_at >= version.submitted_at
+            and s.content_hash == digest
+            and s.signer_id != version.created_by_id
+            and can_sign_as(s.signer, kind, SignatureMeaning.REVIEWED)
+        ]
+    return out
+
+
+def review_queue(user: User) -> tuple[list[DocumentVersion], list[DocumentVersion]]:
+    """(awaiting_my_review, awaiting_my_approval) from one read of the versions in review."""
+    pending = [
+        v
+        for v in DocumentVersion.objects.filter(status=VersionStatus.IN_REVIEW)
         .exclude(created_by=user)
         .select_related("document", "created_by")
         .order_by("submitted_at")
-    )
-    out = []
-    for version in pending:
-        if not can_sign_as(user, version.document.kind, SignatureMeaning.REVIEWED):
-            continue
-        reviews = current_reviews(version)
-        if not reviews:
-            out.append(version)
-    return out
+    ]
+    may_review = {
+        v.pk for v in pending if can_sign_as(user, v.document.kind, SignatureMeaning.REVIEWED)
+    }
+    may_approve = {
+        v.pk for v in pending if can_sign_as(user, v.document.kind, SignatureMeaning.APPROVED)
+    }
+    reviews = _current_reviews_of(v for v in pending if v.pk in may_review | may_approve)
+    to_review = [v for v in pending if v.pk in may_review and not reviews[v.pk]]
+    to_approve = [
+        v
+        for v in pending
+        if v.pk in may_approve and any(s.signer_id != user.pk for s in reviews[v.pk])
+    ]
+    return to_review, to_approve
+
+
+def awaiting_my_review(user: User) -> list[DocumentVersion]:
+    """Versions in review that still need a review this user may give: not their own, and no
+    review counted since the latest submission (one review is needed, then approval)."""
+    return review_queue(user)[0]
 
 
 def awaiting_my_approval(user: User) -> list[DocumentVersion]:
     """Reviewed versions this user may approve: not their own, reviewed by someone else."""
-    pending = (
-        DocumentVersion.objects.filter(status=VersionStatus.IN_REVIEW)
-        .exclude(created_by=user)
-        .select_related("document", "created_by")
-        .order_by("submitted_at")
-    )
-    out = []
-    for version in pending:
-        if not can_sign_as(user, version.document.kind, SignatureMeaning.APPROVED):
-            continue
-        if any(s.signer_id != user.pk for s in current_reviews(version)):
-            out.append(version)
-    return out
+    return review_queue(user)[1]
 
 
 def my_drafts(user: User) -> QuerySet[DocumentVersion]:

@@ -96,6 +96,7 @@ def index(request: HttpRequest) -> HttpResponse:
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    to_review, to_approve = selectors.review_queue(user)
     return render(
         request,
         "documents/index.html",
@@ -104,8 +105,8 @@ def index(request: HttpRequest) -> HttpResponse:
             "page": page,
             "query": query.urlencode(),
             "can_author": has_perm(user, DocPerm.AUTHOR),
-            "to_review": selectors.awaiting_my_review(user),
-            "to_approve": selectors.awaiting_my_approval(user),
+            "to_review": to_review,
+            "to_approve": to_approve,
             "unreleased": has_perm(user, DocPerm.VIEW_UNRELEASED),
         },
         status=200 if not form.errors else 400,

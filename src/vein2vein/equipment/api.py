@@ -113,7 +113,7 @@ def _plan_out(p: MaintenancePlan) -> PlanOut:
 
 
 def _record_out(r: ServiceRecord) -> RecordOut:
-    items = list(selectors.impact_items(r))
+    items = selectors.impact_items(r)
     return RecordOut(
         id=r.pk,
         equipment_id=r.equipment.equipment_id,
@@ -304,7 +304,9 @@ def list_records(request: HttpRequest, equipment_id: str) -> list[RecordOut]:
     _reader(request)
     return [
         _record_out(r)
-        for r in _unit(equipment_id).records.select_related("equipment", "performed_by")[:200]
+        for r in selectors.with_impact(
+            _unit(equipment_id).records.select_related("equipment", "performed_by")
+        )[:200]
     ]
 
 

@@ -18,7 +18,7 @@ def panel(request: HttpRequest) -> tuple[str, dict[str, Any]] | None:
     user = request.user
     if not isinstance(user, User) or not active_roles(user) & (GMP_ROLES):
         return None
-    sites = {s.pk for s in core_selectors.user_sites(user)}
+    sites = {s.pk for s in core_selectors.my_sites(user)}
     due = [r for r in selectors.due_plans() if r.plan.equipment.site_id in sites][:20]
     out = [u for u in selectors.out_of_service() if u.site_id in sites][:20]
     return "equipment/_panel.html", {"due": due, "out": out}

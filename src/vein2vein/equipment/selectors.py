@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from vein2vein.core.models import Signature, Site
 from vein2vein.core.signing import Manifestation, manifestation
@@ -214,8 +214,22 @@ def out_of_service(site: Site | None = None) -> QuerySet[Equipment]:
     return rows.filter(site=site) if site is not None else rows
 
 
-def impact_items(record: ServiceRecord) -> QuerySet[ImpactItem]:
-    return record.impact.all().order_by("started_at", "pk")
+IMPACT_ORDER = ("started_at", "pk")
+
+
+def impact_items(record: ServiceRecord) -> list[ImpactItem]:
+    """The record's impact list in use order (read with the records by `with_impact`)."""
+    prefetched: list[ImpactItem] | None = getattr(record, "impact_in_order", None)
+    if prefetched is not None:
+        return prefetched
+    return list(record.impact.all().order_by(*IMPACT_ORDER))
+
+
+def with_impact(records: QuerySet[ServiceRecord]) -> QuerySet[ServiceRecord]:
+    """`records` with each one's impact list in one more query."""
+    return records.prefetch_related(
+        Prefetch("impact", ImpactItem.objects.order_by(*IMPACT_ORDER), to_attr="impact_in_order")
+    )
 
 
 def impact_batches(record: ServiceRecord) -> list[str]:
@@ -270,8 +284,14 @@ class SignatureRow:
 def unit_signatures(unit: Equipment) -> list[SignatureRow]:
     """Every signature on the unit's qualification and service records, newest first."""
     rows: list[tuple[dt.datetime, SignatureRow]] = []
-    for model, label in ((QualificationRecord, "Qualification"), (ServiceRecord, "Record")):
-        records = {str(r.pk): r for r in model.objects.filter(equipment=unit)}
+    for model, label, related in (
+        (QualificationRecord, "Qualification", ("equipment", "document")),
+        (ServiceRecord, "Record", ("equipment",)),
+    ):
+        # What each signature's check and label read of its record comes with the record.
+        records = {
+            str(r.pk): r for r in model.objects.filter(equipment=unit).select_related(*related)
+        }
         if not records:
             continue
         record_type = f"equipment.{model._meta.model_name}"

@@ -21,7 +21,7 @@ SHOWN = 10
 
 
 def _site_ids(user: User, perm: str) -> list[int]:
-    return [s.pk for s in core_selectors.user_sites(user) if has_perm(user, perm, s)]
+    return [s.pk for s in core_selectors.my_sites(user) if has_perm(user, perm, s)]
 
 
 def panel(request: HttpRequest) -> tuple[str, dict[str, Any]] | None:
@@ -30,10 +30,9 @@ def panel(request: HttpRequest) -> tuple[str, dict[str, Any]] | None:
     if not isinstance(user, User) or not active_roles(user):
         return None
     mine = selectors.batches_for(user)
-    running = [
-        (b, *selectors.progress(b))
-        for b in mine.filter(status__in=[BatchStatus.IN_PROGRESS, BatchStatus.ON_HOLD])[:SHOWN]
-    ]
+    batches = list(mine.filter(status__in=[BatchStatus.IN_PROGRESS, BatchStatus.ON_HOLD])[:SHOWN])
+    progress = selectors.progress_of(batches)
+    running = [(b, *progress[b.pk]) for b in batches]
     verify_sites = _site_ids(user, MfgPerm.STEP_VERIFY)
     to_verify = (
         list(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -105,6 +106,24 @@ def next_steps(b: Batch) -> list[StepState]:
     if b.status != BatchStatus.IN_PROGRESS:
         return []
     return [s for s in step_states(b) if s.state == "next"]
+
+
+def progress_of(batches: Sequence[Batch]) -> dict[int, tuple[int, int]]:
+    """`progress` of several batches, by pk, from one query of their current entries."""
+    current: dict[int, dict[str, str]] = {b.pk: {} for b in batches}
+    if batches:
+        for batch_id, key, status in (
+            StepEntry.objects.filter(batch__in=list(batches), status__in=CURRENT)
+            .order_by("seq")
+            .values_list("batch_id", "step_key", "status")
+        ):
+            current[batch_id][key] = status  # the latest current entry of a step counts
+    out: dict[int, tuple[int, int]] = {}
+    for b in batches:
+        steps = mbr.steps(b.master_record.definition)
+        done = sum(1 for s in steps if current[b.pk].get(s["key"]) == EntryStatus.DONE)
+        out[b.pk] = (done, len(steps))
+    return out
 
 
 def progress(b: Batch) -> tuple[int, int]:
@@ -283,7 +302,7 @@ def startable_orders(user: User) -> QuerySet[TherapyOrder]:
     """Received orders at the user's sites where they may start a batch, and none started;
     not those whose receipt waits in quarantine for QA (the start interlock refuses them)."""
     site_ids = [
-        s.pk for s in core_selectors.user_sites(user) if has_perm(user, MfgPerm.BATCH_START, s)
+        s.pk for s in core_selectors.my_sites(user) if has_perm(user, MfgPerm.BATCH_START, s)
     ]
     return (
         orders_for(user)

@@ -244,12 +244,13 @@ def _list_page(
     page = Paginator(batches, LIST_PAGE).get_page(request.GET.get("page"))
     if form is None:
         form, rows = _start_form(request)
+    done_total = selectors.progress_of(list(page))
     return _page(
         request,
         "manufacturing/batch_list.html",
         {
             "page": page,
-            "rows": [BatchRow(b, *selectors.progress(b)) for b in page],
+            "rows": [BatchRow(b, *done_total[b.pk]) for b in page],
             "statuses": BatchStatus.choices,
             "wanted": wanted,
             "start_form": form,

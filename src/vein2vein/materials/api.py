@@ -9,6 +9,7 @@ expiring); kits (list, assemble, get); CSV import of lots (multipart).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from django.http import FileResponse, HttpRequest
 from ninja import File, Form, Query, Router, Status, UploadedFile
@@ -24,7 +25,7 @@ from vein2vein.documents.files import verified_copy
 
 from . import selectors, services
 from .choices import INSPECTION_ITEMS
-from .models import InventoryTransaction, Kit, Lot, Material, Supplier
+from .models import InventoryTransaction, Kit, Lot, Material, MaterialSupplier, Supplier
 from .permissions import MatPerm
 from .schemas import (
     MAX_ID,
@@ -145,6 +146,11 @@ def _lot(lot_id: int) -> Lot:
     return found
 
 
+def _links(m: Material) -> Iterable[MaterialSupplier]:
+    prefetched: list[MaterialSupplier] | None = getattr(m, "active_supplier_links", None)
+    return prefetched if prefetched is not None else selectors.active_links(m)
+
+
 def _material_out(m: Material) -> MaterialOut:
     return MaterialOut(
         id=m.pk,
@@ -156,7 +162,7 @@ def _material_out(m: Material) -> MaterialOut:
         qc_release_required=m.qc_release_required,
         reorder_level=m.reorder_level,
         description=m.description,
-        approved_suppliers=[link.supplier.name for link in selectors.active_links(m)],
+        approved_suppliers=[link.supplier.name for link in _links(m)],
     )
 
 
@@ -225,7 +231,7 @@ def set_supplier_status(
 @router.get("/materials", response={200: list[MaterialOut], **ERRORS})
 def list_materials(request: HttpRequest) -> list[MaterialOut]:
     _view(request)
-    return [_material_out(m) for m in selectors.materials()]
+    return [_material_out(m) for m in selectors.materials_with_links()]
 
 
 @router.post("/materials", response={201: MaterialOut, **ERRORS})

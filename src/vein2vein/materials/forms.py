@@ -193,6 +193,14 @@ class KitForm(forms.Form):
             self.fields[f"quantity_{n}"] = forms.DecimalField(
                 max_digits=16, decimal_places=3, required=n == 1, label=f"Component {n}: quantity"
             )
+        # Every row offers the same lots: read them once for all the rows' dropdowns.
+        rows: list[forms.ModelChoiceField[Lot]] = [
+            self.fields[f"lot_{n}"]  # type: ignore[misc]
+            for n in range(1, KIT_ROWS + 1)
+        ]
+        choices = list(rows[0].choices)
+        for field in rows:
+            field.choices = choices
 
     def components(self) -> list[dict[str, Any]]:
         out = []

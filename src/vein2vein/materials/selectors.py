@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Prefetch, Q, QuerySet, Sum
 
 from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import active_roles
@@ -126,7 +126,7 @@ def lots(
     search: str | None = None,
     at: dt.datetime | None = None,
 ) -> QuerySet[Lot]:
-    qs = Lot.objects.select_related("material", "supplier", "site", "received_by")
+    qs = Lot.objects.select_related("material", "supplier", "site", "received_by", "disposition_by")
     if status:
         qs = qs.filter(status=status)
     if material_id:
@@ -161,7 +161,7 @@ def fefo(
     then the earliest received."""
     moment = at or now()
     qs = (
-        Lot.objects.select_related("material", "supplier", "site")
+        Lot.objects.select_related("material", "supplier", "site", "received_by", "disposition_by")
         .filter(
             material__part_number=_part_number(part),
             status=LotStatus.RELEASED,
@@ -189,20 +189,22 @@ class StockLine:
 def stock(*, site: Site | None = None, at: dt.datetime | None = None) -> list[StockLine]:
     """Usable (released, unexpired) and quarantined quantity on hand per material."""
     moment = at or now()
-    out = []
-    for material in Material.objects.all():
-        qs = Lot.objects.filter(material=material, on_hand__gt=0).select_related("site")
-        if site is not None:
-            qs = qs.filter(site=site)
-        usable = Decimal(0)
-        quarantine = Decimal(0)
-        for lot in qs.filter(status__in=[LotStatus.RELEASED, LotStatus.QUARANTINE]):
-            if lot.status == LotStatus.QUARANTINE:
-                quarantine += lot.on_hand
-            elif not lot.is_expired(moment):
-                usable += lot.on_hand
-        out.append(StockLine(material, usable, quarantine))
-    return out
+    usable: dict[int, Decimal] = {}
+    quarantine: dict[int, Decimal] = {}
+    qs = Lot.objects.filter(
+        on_hand__gt=0, status__in=[LotStatus.RELEASED, LotStatus.QUARANTINE]
+    ).select_related("site")
+    if site is not None:
+        qs = qs.filter(site=site)
+    for lot in qs.order_by():  # one query for every material's lots
+        if lot.status == LotStatus.QUARANTINE:
+            quarantine[lot.material_id] = quarantine.get(lot.material_id, Decimal(0)) + lot.on_hand
+        elif not lot.is_expired(moment):
+            usable[lot.material_id] = usable.get(lot.material_id, Decimal(0)) + lot.on_hand
+    return [
+        StockLine(m, usable.get(m.pk, Decimal(0)), quarantine.get(m.pk, Decimal(0)))
+        for m in Material.objects.all()
+    ]
 
 
 def low_stock(*, site: Site | None = None, at: dt.datetime | None = None) -> list[StockLine]:
@@ -279,6 +281,17 @@ def lots_of(material: Material, *, supplier_lot: str) -> QuerySet[Lot]:
 
 def active_links(material: Material) -> QuerySet[MaterialSupplier]:
     return material.supplier_links.filter(removed_at__isnull=True).select_related("supplier")
+
+
+def materials_with_links() -> QuerySet[Material]:
+    """`materials()`, each with its `active_links` as `active_supplier_links`, in one more query."""
+    return materials().prefetch_related(
+        Prefetch(
+            "supplier_links",
+            MaterialSupplier.objects.filter(removed_at__isnull=True).select_related("supplier"),
+            to_attr="active_supplier_links",
+        )
+    )
 
 
 def kits() -> QuerySet[Kit]:

@@ -38,7 +38,7 @@ from .services import ImportRejected
 
 
 def _sites_where(user: User, perm: str) -> Any:
-    ids = [s.pk for s in core_selectors.user_sites(user) if has_perm(user, perm, s)]
+    ids = [s.pk for s in core_selectors.my_sites(user) if has_perm(user, perm, s)]
     return Site.objects.filter(pk__in=ids).order_by("code")
 
 

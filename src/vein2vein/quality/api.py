@@ -221,7 +221,10 @@ def create_capa(request: HttpRequest, payload: CapaIn) -> Status[Capa]:
 @router.get("/capas/{capa_id}", response={200: CapaOut, **ERRORS}, tags=C)
 def get_capa(request: HttpRequest, capa_id: int) -> Capa:
     _reader(request)
-    return _get(Capa, capa_id, "capa_id")  # type: ignore[no-any-return]
+    found = selectors.capas().filter(pk=capa_id).first()  # type: ignore[union-attr]
+    if found is None:
+        raise NotFound(f"capa {capa_id} does not exist", field="capa_id")
+    return found
 
 
 @router.post("/capas/{capa_id}/deviations", response={200: CapaOut, **ERRORS}, tags=C)

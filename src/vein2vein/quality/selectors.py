@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from vein2vein.core import selectors as core_selectors
 from vein2vein.core.audit import record_ref
 from vein2vein.core.errors import DomainError
 from vein2vein.core.models import Site, User
-from vein2vein.core.permissions import active_roles
+from vein2vein.core.permissions import active_assignments_where, active_roles
 from vein2vein.core.signing import manifestation, resolve_record, signatures_for
 from vein2vein.core.time import now
 
@@ -94,8 +94,8 @@ def timeline(records: Iterable[models.Model]) -> list[dict[str, object]]:
     """One history over a record and its parts (links, extensions, actions, checks, tasks):
     core's timeline of each, merged in time order."""
     items: list[dict[str, object]] = []
-    for record in records:
-        items.extend(core_selectors.timeline(*record_ref(record)))
+    for part in core_selectors.timelines([record_ref(r) for r in records]):
+        items.extend(part)
     items.sort(key=_when)
     return items
 
@@ -156,8 +156,10 @@ def capas(
     site: Site | None = None,
 ) -> list[Capa] | QuerySet[Capa]:
     """CAPAs newest first; `owner` owns the CAPA or one of its actions."""
-    qs = Capa.objects.select_related("site", "owner").prefetch_related(
-        "actions", "checks", "deviations"
+    qs = Capa.objects.select_related("site", "owner", "closed_by").prefetch_related(
+        Prefetch("actions", CapaAction.objects.select_related("owner", "completed_by")),
+        Prefetch("checks", EffectivenessCheck.objects.select_related("checked_by")),
+        "deviations",
     )
     if status:
         qs = qs.filter(status=status)
@@ -268,11 +270,7 @@ class MyWork:
 
 
 def _sites_with(user: User, roles: set[str]) -> list[int]:
-    return list(
-        user.role_assignments.filter(
-            revoked_at__isnull=True, site__is_active=True, role__in=roles
-        ).values_list("site_id", flat=True)
-    )
+    return [a.site_id for a in active_assignments_where(user, lambda a: a.role in roles)]
 
 
 def my_open_actions(user: User) -> MyWork:

@@ -61,7 +61,7 @@ def _query(request: HttpRequest) -> str:
 
 def _sites_where(user: User, perm: str) -> Any:
     """Sites where `user` holds `perm`, current site first (the default choice)."""
-    ids = [s.pk for s in core_selectors.user_sites(user) if has_perm(user, perm, s)]
+    ids = [s.pk for s in core_selectors.my_sites(user) if has_perm(user, perm, s)]
     return Site.objects.filter(pk__in=ids).order_by("code")
 
 

@@ -11,10 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Union
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from vein2vein.core.models import RoleAssignment, Site, User
-from vein2vein.core.permissions import GMP_ROLES
+from vein2vein.core.permissions import GMP_ROLES, active_assignments_where
 from vein2vein.core.time import in_zone, now
 from vein2vein.documents import selectors as document_selectors
 from vein2vein.documents.models import Document, DocumentVersion
@@ -80,13 +80,53 @@ def _day(value: dt.datetime, site: Site) -> str:
     return f"{in_zone(value, site.time_zone):%Y-%m-%d}"
 
 
-def _document_gap(
-    user: User, document: Document, at: dt.datetime, asked_at: dt.datetime | None
-) -> str | None:
-    version = effective_version(document, asked_at)
+@dataclass
+class _Evidence:
+    """What `is_qualified` compares, read for several people and requirements at once: the
+    effective version of each document, each person's record of each version, and each
+    person's grants of each qualification type made by the time of the check."""
+
+    versions: dict[int, DocumentVersion | None]
+    records: dict[tuple[int, int], TrainingAssignment]
+    grants: dict[tuple[int, int], Qualification]
+
+
+def _evidence(
+    users: Sequence[User],
+    targets: Iterable[Document | QualificationType],
+    at: dt.datetime,
+    asked_at: dt.datetime | None,
+) -> _Evidence:
+    targets = list(targets)
+    docs = [t for t in targets if isinstance(t, Document)]
+    kinds = [t for t in targets if isinstance(t, QualificationType)]
+    user_ids = [u.pk for u in users]
+    versions = document_selectors.effective_versions(docs, at=asked_at) if docs else {}
+    records: dict[tuple[int, int], TrainingAssignment] = {}
+    version_ids = [v.pk for v in versions.values() if v is not None]
+    if version_ids and user_ids:
+        for record in TrainingAssignment.objects.filter(
+            trainee_id__in=user_ids, document_version_id__in=version_ids
+        ):
+            records.setdefault((record.trainee_id, record.document_version_id), record)
+    grants: dict[tuple[int, int], Qualification] = {}
+    if kinds and user_ids:
+        for grant in (
+            Qualification.objects.filter(
+                user_id__in=user_ids, qualification_type__in=kinds, granted_at__lte=at
+            )
+            .select_related("site")
+            .order_by("-granted_at", "-pk")
+        ):
+            grants.setdefault((grant.user_id, grant.qualification_type_id), grant)
+    return _Evidence(versions, records, grants)
+
+
+def _document_gap(user: User, document: Document, at: dt.datetime, ev: _Evidence) -> str | None:
+    version = ev.versions.get(document.pk)
     if version is None:
         return f"{document.number} has no effective version"
-    record = TrainingAssignment.objects.filter(trainee=user, document_version=version).first()
+    record = ev.records.get((user.pk, version.pk))
     if record is not None and record.completed_at is not None and record.completed_at <= at:
         return None
     label = f"{document.number} v{version.version}"
@@ -100,14 +140,11 @@ def _document_gap(
     return f"{label} not read"
 
 
-def _qualification_gap(user: User, kind: QualificationType, at: dt.datetime) -> str | None:
+def _qualification_gap(
+    user: User, kind: QualificationType, at: dt.datetime, ev: _Evidence
+) -> str | None:
     """The grant that counts at `at` is the latest one made by then."""
-    held = (
-        Qualification.objects.filter(user=user, qualification_type=kind, granted_at__lte=at)
-        .select_related("site")
-        .order_by("-granted_at", "-pk")
-        .first()
-    )
+    held = ev.grants.get((user.pk, kind.pk))
     if held is None:
         return f"{kind.name} not held"
     state = held.state_at(at)
@@ -148,7 +185,16 @@ def is_qualified(
     """Whether `user` has read the version of each document effective at `at` (now by default)
     and holds each qualification, valid at `at`. An unknown requirement fails closed."""
     when = at or now()
-    missing: list[str] = []
+    resolved = _resolved(requirements)
+    ev = _evidence([user], [t for _, t in resolved if t is not None], when, at)
+    return _result(user, resolved, when, ev)
+
+
+def _resolved(
+    requirements: Iterable[Requirement],
+) -> list[tuple[str, Document | QualificationType | None]]:
+    """Each distinct requirement, in order, with its label and what it names (None: nothing)."""
+    out: list[tuple[str, Document | QualificationType | None]] = []
     seen: set[str] = set()
     for item in requirements:
         target = resolve_requirement(item)
@@ -156,35 +202,48 @@ def is_qualified(
         if key in seen:
             continue
         seen.add(key)
+        out.append((_label(item), target))
+    return out
+
+
+def _result(
+    user: User,
+    resolved: Sequence[tuple[str, Document | QualificationType | None]],
+    when: dt.datetime,
+    ev: _Evidence,
+) -> QualificationResult:
+    missing: list[str] = []
+    for label, target in resolved:
         if target is None:
-            gap: str | None = f"{_label(item)}: no such document or qualification"
+            gap: str | None = f"{label}: no such document or qualification"
         elif isinstance(target, Document):
-            gap = _document_gap(user, target, when, at)
+            gap = _document_gap(user, target, when, ev)
         else:
-            gap = _qualification_gap(user, target, when)
+            gap = _qualification_gap(user, target, when, ev)
         if gap:
             missing.append(gap)
     return QualificationResult(user=user, at=when, missing=missing)
 
 
 # --- curricula ------------------------------------------------------------------------------
-def _active_role_assignments(user: User) -> QuerySet[RoleAssignment]:
-    return RoleAssignment.objects.filter(
-        user=user,
-        user__is_active=True,
-        revoked_at__isnull=True,
-        site__is_active=True,
-        role__in=[str(r) for r in GMP_ROLES],
-    ).select_related("site")
+def _active_role_assignments(user: User) -> list[RoleAssignment]:
+    if not user.is_active:
+        return []
+    return active_assignments_where(user, lambda a: a.role in GMP_ROLES)
+
+
+def _curricula_scope(assignments: Iterable[RoleAssignment]) -> Q:
+    scope = Q(pk__in=[])
+    for assignment in assignments:
+        scope |= Q(role=assignment.role, site__isnull=True)
+        scope |= Q(role=assignment.role, site=assignment.site)
+    return scope
 
 
 def curricula_for(user: User) -> QuerySet[Curriculum]:
     """The curricula of the roles `user` holds now: each role's all-sites curriculum and the
     one for the site where the role is held."""
-    scope = Q(pk__in=[])
-    for assignment in _active_role_assignments(user):
-        scope |= Q(role=assignment.role, site__isnull=True)
-        scope |= Q(role=assignment.role, site=assignment.site)
+    scope = _curricula_scope(_active_role_assignments(user))
     return Curriculum.objects.filter(scope).select_related("site")
 
 
@@ -198,9 +257,13 @@ def curriculum_items_for(user: User) -> list[CurriculumItem]:
 
 def curriculum_requirements(user: User) -> list[Document | QualificationType]:
     """Documents (by number) then qualifications (by code) the user's curricula require."""
+    return _requirements_of(curriculum_items_for(user))
+
+
+def _requirements_of(items: Iterable[CurriculumItem]) -> list[Document | QualificationType]:
     docs: dict[str, Document] = {}
     kinds: dict[str, QualificationType] = {}
-    for item in curriculum_items_for(user):
+    for item in items:
         if item.document is not None:
             docs[item.document.number] = item.document
         elif item.qualification_type is not None:
@@ -412,20 +475,56 @@ def matrix(
 ) -> list[MatrixRow]:
     """Who is missing what: each person's curriculum status, open and overdue assignments."""
     when = at or now()
-    rows: list[MatrixRow] = []
-    for person in people(site, role):
-        requirements: Sequence[Document | QualificationType] = curriculum_requirements(person)
-        todo = TrainingAssignment.objects.filter(
-            trainee=person, status__in=OPEN_ASSIGNMENT_STATUSES
+    persons = people(site, role)
+    # One query per table for everyone: their roles, curricula, items, evidence and counts.
+    held: dict[int, list[RoleAssignment]] = {p.pk: [] for p in persons}
+    for assignment in RoleAssignment.objects.filter(
+        user__in=persons,
+        user__is_active=True,
+        revoked_at__isnull=True,
+        site__is_active=True,
+        role__in=[str(r) for r in GMP_ROLES],
+    ).select_related("site"):
+        held[assignment.user_id].append(assignment)
+    curricula = list(
+        Curriculum.objects.filter(_curricula_scope(a for rows in held.values() for a in rows))
+    )
+    items = list(
+        CurriculumItem.objects.filter(
+            curriculum__in=curricula, removed_at__isnull=True
+        ).select_related("document", "qualification_type", "curriculum")
+    )
+    requirements: dict[int, list[Document | QualificationType]] = {}
+    for person in persons:
+        mine = {
+            c.pk
+            for c in curricula
+            for a in held[person.pk]
+            if c.role == a.role and c.site_id in (None, a.site_id)
+        }
+        requirements[person.pk] = _requirements_of(i for i in items if i.curriculum_id in mine)
+    ev = _evidence(persons, _requirements_of(items), when, when)
+    counts = {
+        row["trainee_id"]: row
+        for row in TrainingAssignment.objects.filter(
+            trainee__in=persons, status__in=OPEN_ASSIGNMENT_STATUSES
         )
+        .order_by()
+        .values("trainee_id")
+        .annotate(open=Count("pk"), overdue=Count("pk", filter=Q(due_at__lte=when)))
+    }
+    rows: list[MatrixRow] = []
+    for person in persons:
+        needed = requirements[person.pk]
+        count = counts.get(person.pk, {})
         rows.append(
             MatrixRow(
                 user=person,
-                roles=sorted({a.get_role_display() for a in _active_role_assignments(person)}),
-                requirements=len(requirements),
-                result=is_qualified(person, requirements, when),
-                open_count=todo.count(),
-                overdue_count=todo.filter(due_at__lte=when).count(),
+                roles=sorted({a.get_role_display() for a in held[person.pk]}),
+                requirements=len(needed),
+                result=_result(person, [(_label(t), t) for t in needed], when, ev),
+                open_count=count.get("open", 0),
+                overdue_count=count.get("overdue", 0),
             )
         )
     return rows

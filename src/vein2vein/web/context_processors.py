@@ -24,6 +24,6 @@ def shell(request: HttpRequest) -> dict[str, Any]:
         **base,
         "current_site": site,
         "current_roles": sorted({a.get_role_display() for a in roles}),
-        "my_sites": selectors.user_sites(user),
+        "my_sites": selectors.my_sites(user),
         "site_time": format_in_zone(now(), site.time_zone) if site else None,
     }
