@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 VEIN2VEIN = Path(sys.executable).with_name("vein2vein")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _run(args: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
@@ -40,19 +41,17 @@ def test_check_deploy_warns_without_tls(tmp_path):
     assert "SESSION_COOKIE_SECURE" in result.stderr + result.stdout
 
 
-def test_console_script_runs_management_commands(tmp_path):
-    result = _run(["migrate", "--check"], {}, tmp_path)
+def test_console_script_migrates_and_the_demo_is_idempotent_and_prints_logins(tmp_path):
+    """One fresh data directory (one migrate) for the console script, verify and the demo."""
+    fast = {"DJANGO_SETTINGS_MODULE": "tests.subprocess_settings", "PYTHONPATH": str(ROOT)}
+    result = _run(["migrate", "--check"], fast, tmp_path)
     # A fresh data dir has unapplied migrations: the command ran and said so (exit 1).
     assert result.returncode == 1
-    migrated = _run(["migrate", "-v", "0"], {}, tmp_path)
+    migrated = _run(["migrate", "-v", "0"], fast, tmp_path)
     assert migrated.returncode == 0, migrated.stderr
-    verify = _run(["audit", "verify"], {}, tmp_path)
+    verify = _run(["audit", "verify"], fast, tmp_path)
     assert verify.returncode == 0 and verify.stdout.startswith("OK 0 events")
-
-
-def test_demo_is_idempotent_and_prints_logins(tmp_path):
-    assert _run(["migrate", "-v", "0"], {}, tmp_path).returncode == 0
-    first = _run(["demo"], {}, tmp_path)
+    first = _run(["demo"], fast, tmp_path)
     assert first.returncode == 0, first.stderr
     for username in (
         "admin",
@@ -68,7 +67,7 @@ def test_demo_is_idempotent_and_prints_logins(tmp_path):
         "inspector",
     ):
         assert f"  {username} " in first.stdout
-    count_after_first = _run(["audit", "verify"], {}, tmp_path).stdout
-    second = _run(["demo"], {}, tmp_path)
+    count_after_first = _run(["audit", "verify"], fast, tmp_path).stdout
+    second = _run(["demo"], fast, tmp_path)
     assert second.returncode == 0, second.stderr
-    assert _run(["audit", "verify"], {}, tmp_path).stdout == count_after_first
+    assert _run(["audit", "verify"], fast, tmp_path).stdout == count_after_first
