@@ -32,3 +32,20 @@ def test_demo_suite_is_qualified_in_service_and_cen02_lapsed_yesterday(db):
     demo.load_demo()
     assert (AuditEvent.objects.count(), ServiceRecord.objects.count()) == counts
     assert verify_chain().ok
+
+
+def test_days_ago_are_the_sites_days_across_a_change_of_offset(monkeypatch):
+    """At 04:30 UTC on 7 Dec it is still 6 Dec in New York, and 181 days earlier New York was on
+    summer time: "now - 181 days" in UTC gave a calibration due today, not lapsed yesterday."""
+    from types import SimpleNamespace
+    from zoneinfo import ZoneInfo
+
+    moment = dt.datetime(2026, 12, 7, 4, 30, tzinfo=dt.UTC)
+    monkeypatch.setattr(demo, "now", lambda: moment)
+    zone = ZoneInfo("America/New_York")
+    site = SimpleNamespace(time_zone="America/New_York")
+    local_today = moment.astimezone(zone).date()
+    done = demo._days_ago_at_site(site, 181).astimezone(zone).date()  # type: ignore[arg-type]
+    assert local_today - done == dt.timedelta(days=181)
+    utc_done = (moment - dt.timedelta(days=181)).astimezone(zone).date()
+    assert local_today - utc_done == dt.timedelta(days=180)  # the old arithmetic, a day short

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from django.core.files import File
 
@@ -58,6 +59,14 @@ class Unit:
     serial: str
     location: str
     plans: tuple[Plan, ...]
+
+
+def _days_ago_at_site(site: Site, days: int) -> dt.datetime:
+    """09:00 on the site's own calendar `days` days ago. Due dates are the site's days, so
+    "now - 181 days" in UTC would land a day off in the hour a zone's offset change shifts."""
+    zone = ZoneInfo(site.time_zone)
+    day = now().astimezone(zone).date() - dt.timedelta(days=days)
+    return dt.datetime.combine(day, dt.time(9), tzinfo=zone)
 
 
 def _cal(title: str, days: int = 365, ago: int = 60) -> Plan:
@@ -285,7 +294,7 @@ def _unit(spec: Unit, site: Site, protocols: dict[str, Document]) -> None:
             services.record_service(
                 actor=qc,
                 plan_id=plan.pk,
-                performed_at=now() - dt.timedelta(days=p.done_days_ago),
+                performed_at=_days_ago_at_site(unit.site, p.done_days_ago),
                 result=Result.PASS,
                 password=DEMO_PASSWORD,
                 certificate=certificate,
