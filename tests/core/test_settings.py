@@ -43,7 +43,8 @@ def test_check_deploy_warns_without_tls(tmp_path):
 
 def test_console_script_migrates_and_the_demo_is_idempotent_and_prints_logins(tmp_path):
     """One fresh data directory (one migrate) for the console script, verify and the demo."""
-    fast = {"DJANGO_SETTINGS_MODULE": "tests.subprocess_settings", "PYTHONPATH": str(ROOT)}
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    fast = {"DJANGO_SETTINGS_MODULE": "tests.subprocess_settings", "PYTHONPATH": path}
     result = _run(["migrate", "--check"], fast, tmp_path)
     # A fresh data dir has unapplied migrations: the command ran and said so (exit 1).
     assert result.returncode == 1
