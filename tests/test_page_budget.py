@@ -21,6 +21,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import Client
 from django.urls import path
 
+from tests.core.helpers import DEMO_USERNAMES
 from tests.page_budget import BUDGET, Measured, Route, measure, problems, routes
 from vein2vein.core.demo import load_demo as load_core_demo
 from vein2vein.core.management.commands.demo import APP_DEMOS
@@ -29,19 +30,7 @@ from vein2vein.core.services import create_api_token
 
 pytestmark = pytest.mark.xdist_group("page_budget")  # one demo load, on one worker
 
-ROLES = (
-    "admin",
-    "operator",
-    "verifier",
-    "supervisor",
-    "qc",
-    "qa",
-    "qa_approver",
-    "logistics",
-    "clinic",
-    "apheresis",
-    "inspector",
-)
+ROLES = DEMO_USERNAMES
 
 # GET routes not requested, each with its reason. Keep this tiny.
 EXCLUDED = {

@@ -11,6 +11,20 @@ from vein2vein.core.audit import verify_chain
 from vein2vein.core.models import ApiToken, AuditEvent, RoleAssignment, Signature, Site, User
 
 GMP_TABLES = (Site, User, RoleAssignment, AuditEvent, Signature, ApiToken)
+# The people `vein2vein demo` makes, one a role (core/demo.py USERS), as the tests expect them.
+DEMO_USERNAMES = (
+    "admin",
+    "operator",
+    "verifier",
+    "supervisor",
+    "qc",
+    "qa",
+    "qa_approver",
+    "logistics",
+    "clinic",
+    "apheresis",
+    "inspector",
+)
 
 
 def _counts(extra: tuple[type[models.Model], ...]) -> dict[str, int]:

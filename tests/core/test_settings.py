@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.core.helpers import DEMO_USERNAMES
+
 VEIN2VEIN = Path(sys.executable).with_name("vein2vein")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,19 +56,7 @@ def test_console_script_migrates_and_the_demo_is_idempotent_and_prints_logins(tm
     assert verify.returncode == 0 and verify.stdout.startswith("OK 0 events")
     first = _run(["demo"], fast, tmp_path)
     assert first.returncode == 0, first.stderr
-    for username in (
-        "admin",
-        "operator",
-        "verifier",
-        "supervisor",
-        "qc",
-        "qa",
-        "qa_approver",
-        "logistics",
-        "clinic",
-        "apheresis",
-        "inspector",
-    ):
+    for username in DEMO_USERNAMES:
         assert f"  {username} " in first.stdout
     count_after_first = _run(["audit", "verify"], fast, tmp_path).stdout
     second = _run(["demo"], fast, tmp_path)
