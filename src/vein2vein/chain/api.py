@@ -21,6 +21,7 @@ from vein2vein.core.actors import api_user
 from vein2vein.core.api import ERRORS
 from vein2vein.core.errors import NotFound
 from vein2vein.core.models import User
+from vein2vein.core.pagination import page_of
 from vein2vein.core.permissions import require
 from vein2vein.core.time import format_in_zone, in_zone, now
 
@@ -317,7 +318,8 @@ def timeline_out(user: User, o: TherapyOrder) -> TimelineOut:
 @router.get("/products", response={200: list[ProductOut], **ERRORS})
 def list_products(request: HttpRequest, filters: Query[ProductFilter]) -> list[ProductOut]:
     _view(request)
-    return [_product_out(p) for p in selectors.products(active_only=filters.active_only)]
+    rows = selectors.products(active_only=filters.active_only)
+    return [_product_out(p) for p in page_of(rows, filters)]
 
 
 @router.post("/products", response={201: ProductOut, **ERRORS})
@@ -375,7 +377,7 @@ def list_patients(request: HttpRequest, filters: Query[PatientFilter]) -> list[P
         qs = qs.filter(site_id=filters.site_id)
     if filters.site_patient_id:
         qs = qs.filter(site_patient_id=filters.site_patient_id.strip())
-    return [_patient_out(p) for p in qs[filters.offset : filters.offset + filters.limit]]
+    return [_patient_out(p) for p in page_of(qs, filters)]
 
 
 @router.post("/patients", response={201: PatientOut, **ERRORS})
@@ -411,10 +413,7 @@ def list_orders(request: HttpRequest, filters: Query[OrderFilter]) -> list[Order
     if filters.coi:
         qs = qs.filter(coi="".join(filters.coi.split()).upper())
     visible = _identity(user)
-    return [
-        _order_out(o, identity=visible(o))
-        for o in qs[filters.offset : filters.offset + filters.limit]
-    ]
+    return [_order_out(o, identity=visible(o)) for o in page_of(qs, filters)]
 
 
 @router.post("/orders", response={201: OrderOut, **ERRORS})

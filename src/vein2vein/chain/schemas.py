@@ -15,6 +15,7 @@ from typing import Annotated
 from ninja import Field, Schema
 from pydantic import AfterValidator, AwareDatetime, ConfigDict
 
+from vein2vein.core.pagination import Page
 from vein2vein.core.schemas import FilterText
 
 from .choices import OrderStatus
@@ -83,7 +84,7 @@ class ProductOut(Schema):
     is_active: bool
 
 
-class ProductFilter(Schema):
+class ProductFilter(Page):
     active_only: bool = False
 
 
@@ -131,11 +132,9 @@ class PatientOut(Schema):
     enrolled_at: dt.datetime
 
 
-class PatientFilter(Schema):
+class PatientFilter(Page):
     site_id: int | None = Field(None, ge=1, le=MAX_ID)
     site_patient_id: FilterText | None = Field(None, max_length=40)
-    limit: int = Field(100, ge=1, le=500)
-    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 # --- orders -----------------------------------------------------------------------------------
@@ -148,13 +147,11 @@ class OrderIn(Schema):
     manufacturing_site_id: int
 
 
-class OrderFilter(Schema):
+class OrderFilter(Page):
     status: OrderStatus | None = None
     coi: FilterText | None = Field(
         None, max_length=20, description="COI identifier (spaces ignored)"
     )
-    limit: int = Field(100, ge=1, le=500)
-    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 class OrderOut(Schema):

@@ -15,7 +15,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -29,6 +28,7 @@ from vein2vein.core.choices import SiteKind
 from vein2vein.core.errors import DomainError, InterlockBlocked
 from vein2vein.core.forms import attach_error, run_form
 from vein2vein.core.models import Site, User
+from vein2vein.core.pagination import pager_query, web_page
 from vein2vein.core.permissions import has_perm
 from vein2vein.core.time import in_zone, now
 from vein2vein.core.views import needs
@@ -48,7 +48,6 @@ from .services.identity import mask_personal
 
 CALENDAR_DAYS = 28
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-LIST_PAGE = 50
 CLOCK_WARN_HOURS = 12
 
 
@@ -205,10 +204,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
             to_attr="active_bookings",
         )
     )
-    page = Paginator(rows, LIST_PAGE).get_page(request.GET.get("page"))
+    page = web_page(request, rows)
     sees = _identity_rule(user)
-    query = request.GET.copy()
-    query.pop("page", None)
     return _page(
         request,
         "chain/order_list.html",
@@ -224,7 +221,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
                 }
                 for o in page
             ],
-            "query": query.urlencode(),
+            "query": pager_query(request),
             "tab": "orders",
         },
         status=status,
@@ -874,13 +871,14 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             | Q(family_name__icontains=q)
             | Q(given_name__icontains=q)
         )
-    page = Paginator(rows, LIST_PAGE).get_page(request.GET.get("page"))
+    page = web_page(request, rows)
     return _page(
         request,
         "chain/patient_list.html",
         {
             "page": page,
             "q": q,
+            "query": pager_query(request),
             "can_enroll": has_perm(user, ChainPerm.PATIENT_MANAGE),
             "tab": "patients",
         },

@@ -12,6 +12,7 @@ from .auth import token_of
 from .errors import NotFound, PermissionRefused
 from .idempotency import not_replayable
 from .models import RoleAssignment, Signature, Site, User
+from .pagination import PAGE_FIELDS, Page, page_of
 from .permissions import Perm, require
 from .privacy import visible_changes
 from .schemas import (
@@ -63,9 +64,9 @@ def me(request: HttpRequest) -> MeOut:
 
 # --- sites ----------------------------------------------------------------------------------
 @router.get("/sites", response={200: list[SiteOut], **ERRORS}, tags=["sites"])
-def list_sites(request: HttpRequest) -> list[Site]:
+def list_sites(request: HttpRequest, page: Query[Page]) -> list[Site]:
     require(api_user(request), Perm.RECORD_VIEW)
-    return list(selectors.sites())
+    return page_of(selectors.sites(), page)
 
 
 @router.post("/sites", response={201: SiteOut, **ERRORS}, tags=["sites"])
@@ -100,8 +101,8 @@ def reactivate_site(request: HttpRequest, site_id: int, payload: ReasonIn) -> Si
 @router.get("/audit/events", response={200: list[AuditEventOut], **ERRORS}, tags=["audit"])
 def audit_events(request: HttpRequest, filters: Query[AuditFilter]) -> list[object]:
     require(api_user(request), Perm.AUDIT_VIEW)
-    qs = selectors.audit_events(**filters.dict(exclude={"limit", "offset"}))
-    events = list(qs[filters.offset : filters.offset + filters.limit])
+    qs = selectors.audit_events(**filters.dict(exclude=PAGE_FIELDS))
+    events = list(page_of(qs, filters))
     user = api_user(request)
     for event in events:  # shown, never saved: the stored event and its hash stay as they are
         event.changes = dict(visible_changes(user, event))
@@ -159,9 +160,12 @@ def sign(request: HttpRequest, payload: SignIn) -> Status[SignatureOut]:
 
 
 @router.get("/signatures", response={200: list[SignatureOut], **ERRORS}, tags=["signatures"])
-def list_signatures(request: HttpRequest, record_type: str, record_id: str) -> list[SignatureOut]:
+def list_signatures(
+    request: HttpRequest, record_type: str, record_id: str, page: Query[Page]
+) -> list[SignatureOut]:
     require(api_user(request), Perm.RECORD_VIEW)
-    return [_signature_out(s) for s in signatures_for(resolve_record(record_type, record_id))]
+    signed = signatures_for(resolve_record(record_type, record_id))
+    return [_signature_out(s) for s in page_of(signed, page)]
 
 
 # --- users and roles ------------------------------------------------------------------------
@@ -181,9 +185,9 @@ def _user_out(user: User) -> UserOut:
 
 
 @router.get("/users", response={200: list[UserOut], **ERRORS}, tags=["users"])
-def list_users(request: HttpRequest) -> list[UserOut]:
+def list_users(request: HttpRequest, page: Query[Page]) -> list[UserOut]:
     require(api_user(request), Perm.RECORD_VIEW)
-    return [_user_out(u) for u in selectors.users()]
+    return [_user_out(u) for u in page_of(selectors.users(), page)]
 
 
 @router.post("/users", response={201: UserOut, **ERRORS}, tags=["users"])
@@ -209,8 +213,8 @@ def revoke_role(request: HttpRequest, assignment_id: int, payload: ReasonIn) -> 
 
 # --- personal API tokens --------------------------------------------------------------------
 @router.get("/tokens", response={200: list[TokenOut], **ERRORS}, tags=["tokens"])
-def list_tokens(request: HttpRequest) -> list[object]:
-    return list(selectors.api_tokens(api_user(request)))
+def list_tokens(request: HttpRequest, page: Query[Page]) -> list[object]:
+    return page_of(selectors.api_tokens(api_user(request)), page)
 
 
 @router.post("/tokens", response={201: TokenCreatedOut, **ERRORS}, tags=["tokens"])

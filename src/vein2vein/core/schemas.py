@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from ninja import Field, Schema
 from pydantic import AfterValidator
 
+from .pagination import Page
+
 _EARLIEST = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 _LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
 
@@ -78,15 +80,13 @@ class SiteOut(Schema):
     updated_at: dt.datetime
 
 
-class AuditFilter(Schema):
+class AuditFilter(Page):
     record_type: FilterText | None = Field(None, max_length=100, examples=["core.site"])
     record_id: FilterText | None = Field(None, max_length=64)
     actor: FilterText | None = Field(None, max_length=150, description="username")
     action: FilterText | None = Field(None, max_length=100, description="action prefix")
     since: UtcDateTime | None = Field(None, description="from this time (inclusive)")
     until: UtcDateTime | None = Field(None, description="before this time (exclusive)")
-    limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 class AuditEventOut(Schema):

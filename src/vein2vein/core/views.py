@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -37,6 +36,7 @@ from .forms import (
 )
 from .middleware import SESSION_SITE_KEY
 from .models import RoleAssignment, Site, User
+from .pagination import pager_query, web_page
 from .permissions import Perm, has_perm
 from .signing import manifestation, resolve_signable, signatures_for
 
@@ -267,11 +267,11 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
             filters["since"] = _midnight(data["since"], zone)
         if data["until"]:
             filters["until"] = _midnight(data["until"], zone, days_after=1)
-    page = Paginator(selectors.audit_events(**filters), 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page = web_page(request, selectors.audit_events(**filters))
     return render(
-        request, "core/audit_trail.html", {"form": form, "page": page, "query": query.urlencode()}
+        request,
+        "core/audit_trail.html",
+        {"form": form, "page": page, "query": pager_query(request)},
     )
 
 

@@ -14,6 +14,7 @@ from ninja import File, Form, Query, Router, Status, UploadedFile
 from vein2vein.core.actors import api_user
 from vein2vein.core.api import ERRORS
 from vein2vein.core.errors import NotFound, PermissionRefused
+from vein2vein.core.pagination import Page, page_of
 from vein2vein.core.permissions import require
 from vein2vein.core.signing import manifestation, signatures_for
 
@@ -133,7 +134,7 @@ def list_documents(request: HttpRequest, filters: Query[DocumentFilter]) -> list
         text=filters.q or None,
         overdue=filters.overdue,
     )
-    return [_document_out(r) for r in rows[filters.offset : filters.offset + filters.limit]]
+    return [_document_out(r) for r in page_of(rows, filters)]
 
 
 @router.post("", response={201: DocumentOut, **ERRORS})
@@ -162,9 +163,10 @@ def my_queue(request: HttpRequest) -> QueueOut:
 
 
 @router.get("/reviews/overdue", response={200: list[VersionOut], **ERRORS})
-def overdue_reviews(request: HttpRequest) -> list[VersionOut]:
+def overdue_reviews(request: HttpRequest, page: Query[Page]) -> list[VersionOut]:
     require(api_user(request), DocPerm.VIEW)
-    return [_version_out(v) for v in selectors.overdue_reviews().select_related("created_by")]
+    rows = selectors.overdue_reviews().select_related("created_by")
+    return [_version_out(v) for v in page_of(rows, page)]
 
 
 @router.get("/versions/{version_id}", response={200: VersionOut, **ERRORS})

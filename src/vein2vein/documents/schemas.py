@@ -6,6 +6,7 @@ import datetime as dt
 
 from ninja import Field, Schema
 
+from vein2vein.core.pagination import Page
 from vein2vein.core.schemas import FilterText
 
 
@@ -17,13 +18,11 @@ class DocumentIn(Schema):
     review_period_months: int = Field(24, ge=1, le=120)
 
 
-class DocumentFilter(Schema):
+class DocumentFilter(Page):
     kind: FilterText | None = Field(None, max_length=30)
     status: FilterText | None = Field(None, max_length=20, description="has a version in it")
     q: FilterText | None = Field(None, max_length=100, description="number or title contains")
     overdue: bool = False
-    limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 class VersionForm(Schema):

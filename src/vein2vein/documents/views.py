@@ -10,7 +10,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -21,6 +20,7 @@ from vein2vein.core.choices import SignatureMeaning
 from vein2vein.core.errors import DomainError
 from vein2vein.core.forms import ReasonForm, attach_error
 from vein2vein.core.models import User
+from vein2vein.core.pagination import pager_query, web_page
 from vein2vein.core.permissions import has_perm
 from vein2vein.core.signing import manifestation, signatures_for
 
@@ -93,9 +93,7 @@ def index(request: HttpRequest) -> HttpResponse:
         }
     user = page_user(request)
     rows = selectors.documents(user, **filters)
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
+    page = web_page(request, rows)
     to_review, to_approve = selectors.review_queue(user)
     return render(
         request,
@@ -103,7 +101,7 @@ def index(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "query": query.urlencode(),
+            "query": pager_query(request),
             "can_author": has_perm(user, DocPerm.AUTHOR),
             "to_review": to_review,
             "to_approve": to_approve,

@@ -10,6 +10,7 @@ from ninja import File, Form, Query, Router, Status, UploadedFile
 from vein2vein.core.actors import api_user
 from vein2vein.core.errors import NotFound
 from vein2vein.core.models import Site, User
+from vein2vein.core.pagination import Page, page_of
 from vein2vein.core.permissions import require
 from vein2vein.core.schemas import ErrorOut
 
@@ -176,7 +177,7 @@ def list_units(request: HttpRequest, filters: Query[EquipmentFilter]) -> list[Eq
         due=filters.due or "",
         q=filters.q or "",
     )
-    return [_unit_out(u) for u in rows[filters.offset : filters.offset + filters.limit]]
+    return [_unit_out(u) for u in page_of(rows, filters)]
 
 
 @router.post("/units", response={201: EquipmentOut, **ERRORS})
@@ -228,13 +229,14 @@ def usable(request: HttpRequest, equipment_id: str, query: Query[UsableQuery]) -
 @router.get(
     "/units/{equipment_id}/qualifications", response={200: list[UnitQualificationOut], **ERRORS}
 )
-def list_qualifications(request: HttpRequest, equipment_id: str) -> list[UnitQualificationOut]:
+def list_qualifications(
+    request: HttpRequest, equipment_id: str, page: Query[Page]
+) -> list[UnitQualificationOut]:
     _reader(request)
-    unit = _unit(equipment_id)
-    return [
-        _qual_out(q)
-        for q in unit.qualifications.select_related("document", "performed_by", "approved_by")
-    ]
+    rows = _unit(equipment_id).qualifications.select_related(
+        "document", "performed_by", "approved_by"
+    )
+    return [_qual_out(q) for q in page_of(rows, page)]
 
 
 @router.post("/units/{equipment_id}/qualifications", response={201: UnitQualificationOut, **ERRORS})
@@ -259,9 +261,9 @@ def approve_qualification(
 
 # --- plans and records ---------------------------------------------------------------------
 @router.get("/units/{equipment_id}/plans", response={200: list[PlanOut], **ERRORS})
-def list_plans(request: HttpRequest, equipment_id: str) -> list[PlanOut]:
+def list_plans(request: HttpRequest, equipment_id: str, page: Query[Page]) -> list[PlanOut]:
     _reader(request)
-    return [_plan_out(p) for p in _unit(equipment_id).plans.filter(is_active=True)]
+    return [_plan_out(p) for p in page_of(_unit(equipment_id).plans.filter(is_active=True), page)]
 
 
 @router.post("/units/{equipment_id}/plans", response={201: PlanOut, **ERRORS})
@@ -300,14 +302,12 @@ def record_service(
 
 
 @router.get("/units/{equipment_id}/records", response={200: list[RecordOut], **ERRORS})
-def list_records(request: HttpRequest, equipment_id: str) -> list[RecordOut]:
+def list_records(request: HttpRequest, equipment_id: str, page: Query[Page]) -> list[RecordOut]:
     _reader(request)
-    return [
-        _record_out(r)
-        for r in selectors.with_impact(
-            _unit(equipment_id).records.select_related("equipment", "performed_by")
-        )[:200]
-    ]
+    rows = selectors.with_impact(
+        _unit(equipment_id).records.select_related("equipment", "performed_by")
+    )
+    return [_record_out(r) for r in page_of(rows, page)]
 
 
 @router.get("/records/{record_id}", response={200: RecordOut, **ERRORS})
@@ -323,7 +323,7 @@ def get_certificate(request: HttpRequest, record_id: int) -> FileResponse:
 
 
 @router.get("/due", response={200: list[DueOut], **ERRORS})
-def due(request: HttpRequest, within_days: int = 14) -> list[DueOut]:
+def due(request: HttpRequest, page: Query[Page], within_days: int = 14) -> list[DueOut]:
     """Plans due within `within_days` (0-3660) or overdue, never done first."""
     _reader(request)
     days = max(0, min(within_days, 3660))
@@ -331,16 +331,16 @@ def due(request: HttpRequest, within_days: int = 14) -> list[DueOut]:
         DueOut(
             plan=_plan_out(r.plan), equipment_status=r.plan.equipment.status, days_left=r.days_left
         )
-        for r in selectors.due_plans(within_days=days)
+        for r in page_of(selectors.due_plans(within_days=days), page)
     ]
 
 
 # --- usage ----------------------------------------------------------------------------------
 @router.get("/units/{equipment_id}/usages", response={200: list[UsageOut], **ERRORS})
-def list_usages(request: HttpRequest, equipment_id: str) -> list[UsageOut]:
+def list_usages(request: HttpRequest, equipment_id: str, page: Query[Page]) -> list[UsageOut]:
     _reader(request)
-    rows = _unit(equipment_id).usages.select_related("equipment", "started_by", "ended_by")[:500]
-    return [_usage_out(g) for g in rows]
+    rows = _unit(equipment_id).usages.select_related("equipment", "started_by", "ended_by")
+    return [_usage_out(g) for g in page_of(rows, page)]
 
 
 @router.post("/units/{equipment_id}/usages", response={201: UsageOut, **ERRORS})

@@ -6,17 +6,16 @@ import datetime as dt
 
 from ninja import Field, Schema
 
+from vein2vein.core.pagination import Page
 from vein2vein.core.schemas import FilterText, UtcDateTime
 
 
-class EquipmentFilter(Schema):
+class EquipmentFilter(Page):
     kind: FilterText | None = Field(None, max_length=30)
     status: FilterText | None = Field(None, max_length=20)
     site: FilterText | None = Field(None, max_length=20, description="site code")
     due: FilterText | None = Field(None, max_length=10, description="soon | overdue")
     q: FilterText | None = Field(None, max_length=100)
-    limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 class EquipmentIn(Schema):

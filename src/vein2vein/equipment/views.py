@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,6 +22,7 @@ from vein2vein.core.audit import record_ref
 from vein2vein.core.errors import DomainError
 from vein2vein.core.forms import run_form
 from vein2vein.core.models import Site, User
+from vein2vein.core.pagination import pager_query, web_page
 from vein2vein.core.permissions import has_perm
 from vein2vein.core.views import needs
 
@@ -104,7 +104,7 @@ def index(request: HttpRequest) -> HttpResponse:
             )
         else:
             status = 400
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    page = web_page(request, rows)
     due = {r.plan.equipment_id: r for r in selectors.due_plans()}
     user = page_user(request)
     return render(
@@ -113,6 +113,7 @@ def index(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
+            "query": pager_query(request),
             "rows": [(u, due.get(u.pk)) for u in page],
             "can_manage": bool(_sites_where(user, EqPerm.MANAGE)),
             "tab": "list",

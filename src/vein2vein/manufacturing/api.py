@@ -29,6 +29,7 @@ from vein2vein.core.actors import api_user
 from vein2vein.core.api import ERRORS
 from vein2vein.core.errors import DomainError, NotFound
 from vein2vein.core.models import User
+from vein2vein.core.pagination import Page, page_of
 from vein2vein.core.permissions import require
 
 from . import mbr, selectors, services
@@ -312,7 +313,7 @@ def list_master_records(
     qs = selectors.master_records().select_related("parsed_by")
     if filters.product:
         qs = qs.filter(product__code=filters.product.strip())
-    return [_master_record_out(mr) for mr in qs[filters.offset : filters.offset + filters.limit]]
+    return [_master_record_out(mr) for mr in page_of(qs, filters)]
 
 
 @router.get(
@@ -377,7 +378,7 @@ def list_batches(request: HttpRequest, filters: Query[BatchFilter]) -> list[Batc
     qs = _batches(user)
     if filters.status is not None:
         qs = qs.filter(status=filters.status)
-    return [_batch_out(b) for b in qs[filters.offset : filters.offset + filters.limit]]
+    return [_batch_out(b) for b in page_of(qs, filters)]
 
 
 @router.post("/batches", response={201: BatchDetailOut, **ERRORS})
@@ -494,6 +495,6 @@ def review_batch(request: HttpRequest, batch_id: int, payload: ReviewIn) -> Batc
 
 
 @router.get("/batches/{int:batch_id}/samples", response={200: list[SampleOut], **ERRORS})
-def list_samples(request: HttpRequest, batch_id: int) -> list[SampleOut]:
+def list_samples(request: HttpRequest, batch_id: int, page: Query[Page]) -> list[SampleOut]:
     user = _view(request)
-    return [_sample_out(s) for s in selectors.samples_of(_batch(user, batch_id))]
+    return [_sample_out(s) for s in page_of(selectors.samples_of(_batch(user, batch_id)), page)]

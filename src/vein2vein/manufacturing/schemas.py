@@ -16,6 +16,7 @@ from ninja import Field, Schema
 from pydantic import PlainValidator, WithJsonSchema
 
 from vein2vein.chain.schemas import ZonedDateTime
+from vein2vein.core.pagination import Page
 from vein2vein.core.schemas import FilterText
 
 from .choices import BatchStatus
@@ -68,10 +69,8 @@ class ReasonIn(Schema):
 
 
 # --- master records ---------------------------------------------------------------------------
-class MasterRecordFilter(Schema):
+class MasterRecordFilter(Page):
     product: FilterText | None = Field(None, max_length=30, description="product code")
-    limit: int = Field(100, ge=1, le=500)
-    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 class MasterRecordOut(Schema):
@@ -139,10 +138,8 @@ class ImportIn(Schema):
 
 
 # --- batches ----------------------------------------------------------------------------------
-class BatchFilter(Schema):
+class BatchFilter(Page):
     status: BatchStatus | None = None
-    limit: int = Field(100, ge=1, le=500)
-    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 class StartIn(Schema):

@@ -19,7 +19,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -30,6 +29,7 @@ from vein2vein.core.checkpoints import take_checkpoint
 from vein2vein.core.errors import DomainError, InterlockBlocked
 from vein2vein.core.forms import attach_error
 from vein2vein.core.models import User
+from vein2vein.core.pagination import pager_query, web_page
 from vein2vein.core.permissions import has_perm
 from vein2vein.core.time import in_zone, now
 from vein2vein.core.views import needs
@@ -44,7 +44,6 @@ from .choices import BatchAction, BatchStatus, EntryFlag, EntryStatus, StepKind,
 from .models import Batch, MasterRecord, StepEntry
 from .permissions import MfgPerm
 
-LIST_PAGE = 50
 REVIEW_KINDS = (
     ("deviation", "Deviations"),
     ("limit", "Outside limits"),
@@ -241,7 +240,7 @@ def _list_page(
     if wanted not in BatchStatus.values:
         wanted = ""
     batches = selectors.batches_for(user, status=wanted or None)
-    page = Paginator(batches, LIST_PAGE).get_page(request.GET.get("page"))
+    page = web_page(request, batches)
     if form is None:
         form, rows = _start_form(request)
     done_total = selectors.progress_of(list(page))
@@ -250,6 +249,7 @@ def _list_page(
         "manufacturing/batch_list.html",
         {
             "page": page,
+            "query": pager_query(request),
             "rows": [BatchRow(b, *done_total[b.pk]) for b in page],
             "statuses": BatchStatus.choices,
             "wanted": wanted,

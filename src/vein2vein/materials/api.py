@@ -18,6 +18,7 @@ from vein2vein.core.actors import api_user
 from vein2vein.core.api import ERRORS
 from vein2vein.core.errors import Conflict, NotFound
 from vein2vein.core.models import Site, User
+from vein2vein.core.pagination import PAGE_FIELDS, Page, page_of
 from vein2vein.core.permissions import require
 from vein2vein.core.signing import manifestation, signatures_for
 from vein2vein.core.time import now
@@ -193,9 +194,9 @@ def _kit_out(kit: Kit) -> KitOut:
 
 # --- suppliers ------------------------------------------------------------------------------
 @router.get("/suppliers", response={200: list[SupplierOut], **ERRORS})
-def list_suppliers(request: HttpRequest) -> list[Supplier]:
+def list_suppliers(request: HttpRequest, page: Query[Page]) -> list[Supplier]:
     _view(request)
-    return list(selectors.suppliers())
+    return page_of(selectors.suppliers(), page)
 
 
 @router.post("/suppliers", response={201: SupplierOut, **ERRORS})
@@ -229,9 +230,9 @@ def set_supplier_status(
 
 # --- materials ------------------------------------------------------------------------------
 @router.get("/materials", response={200: list[MaterialOut], **ERRORS})
-def list_materials(request: HttpRequest) -> list[MaterialOut]:
+def list_materials(request: HttpRequest, page: Query[Page]) -> list[MaterialOut]:
     _view(request)
-    return [_material_out(m) for m in selectors.materials_with_links()]
+    return [_material_out(m) for m in page_of(selectors.materials_with_links(), page)]
 
 
 @router.post("/materials", response={201: MaterialOut, **ERRORS})
@@ -286,9 +287,9 @@ def remove_supplier(
 @router.get("/lots", response={200: list[LotOut], **ERRORS})
 def list_lots(request: HttpRequest, filters: Query[LotFilter]) -> list[LotOut]:
     _view(request)
-    qs = selectors.lots(**filters.dict(exclude={"limit", "offset"}))
+    qs = selectors.lots(**filters.dict(exclude=PAGE_FIELDS))
     at = now()
-    return [_lot_out(lot, at=at) for lot in qs[filters.offset : filters.offset + filters.limit]]
+    return [_lot_out(lot, at=at) for lot in page_of(qs, filters)]
 
 
 @router.post("/lots", response={201: LotOut, **ERRORS})
@@ -376,9 +377,9 @@ def lot_usable(request: HttpRequest, lot_id: int, filters: Query[UsableFilter]) 
 
 
 @router.get("/lots/{int:lot_id}/transactions", response={200: list[TransactionOut], **ERRORS})
-def lot_transactions(request: HttpRequest, lot_id: int) -> list[TransactionOut]:
+def lot_transactions(request: HttpRequest, lot_id: int, page: Query[Page]) -> list[TransactionOut]:
     _view(request)
-    return [_transaction_out(t) for t in selectors.ledger(_lot(lot_id))]
+    return [_transaction_out(t) for t in page_of(selectors.ledger(_lot(lot_id)), page)]
 
 
 @router.post("/lots/{int:lot_id}/release", response={200: LotOut, **ERRORS})
@@ -442,9 +443,8 @@ def fefo(request: HttpRequest, filters: Query[FefoFilter]) -> list[LotOut]:
     _view(request)
     if not Material.objects.filter(part_number=filters.part_number).exists():
         raise NotFound(f"part number {filters.part_number} does not exist", field="part_number")
-    return [
-        _lot_out(lot) for lot in selectors.fefo(filters.part_number, site=_site(filters.site_id))
-    ]
+    usable = selectors.fefo(filters.part_number, site=_site(filters.site_id))
+    return [_lot_out(lot) for lot in page_of(usable, filters)]
 
 
 def _stock_out(line: selectors.StockLine) -> StockOut:
@@ -459,9 +459,10 @@ def _stock_out(line: selectors.StockLine) -> StockOut:
 
 
 @router.get("/low-stock", response={200: list[StockOut], **ERRORS})
-def low_stock(request: HttpRequest) -> list[StockOut]:
+def low_stock(request: HttpRequest, page: Query[Page]) -> list[StockOut]:
+    """One line per material (bounded by the catalogue, not by history), then the window."""
     _view(request)
-    return [_stock_out(line) for line in selectors.low_stock()]
+    return [_stock_out(line) for line in page_of(selectors.low_stock(), page)]
 
 
 @router.get("/expiring", response={200: list[ExpiringOut], **ERRORS})
@@ -469,15 +470,17 @@ def expiring(request: HttpRequest, filters: Query[DaysFilter]) -> list[ExpiringO
     _view(request)
     return [
         ExpiringOut(lot=_lot_out(lot), expired=expired)
-        for lot, expired in selectors.expiring(days=filters.days)
+        for lot, expired in selectors.expiring(
+            days=filters.days, limit=filters.limit, offset=filters.offset
+        )
     ]
 
 
 # --- kits -----------------------------------------------------------------------------------
 @router.get("/kits", response={200: list[KitOut], **ERRORS})
-def list_kits(request: HttpRequest) -> list[KitOut]:
+def list_kits(request: HttpRequest, page: Query[Page]) -> list[KitOut]:
     _view(request)
-    return [_kit_out(k) for k in selectors.kits()[:500]]
+    return [_kit_out(k) for k in page_of(selectors.kits(), page)]
 
 
 @router.post("/kits", response={201: KitOut, **ERRORS})

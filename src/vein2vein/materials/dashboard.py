@@ -24,7 +24,7 @@ def panel(request: HttpRequest) -> tuple[str, dict[str, Any]] | None:
         "materials/_panel.html",
         {
             "awaiting": list(selectors.awaiting_release(user)[:10]),
-            "expiring": selectors.expiring(days=DAYS)[:10],
+            "expiring": selectors.expiring(days=DAYS, limit=10),
             "low": selectors.low_stock()[:10],
             "days": DAYS,
         },

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from ninja import Field, Schema
 
+from vein2vein.core.pagination import Page
 from vein2vein.core.schemas import FilterText, UtcDateTime
 
 QTY = {"max_digits": 16, "decimal_places": 3}
@@ -114,7 +115,7 @@ class AdjustIn(Schema):
     reason: str = Field(..., max_length=2000)
 
 
-class LotFilter(Schema):
+class LotFilter(Page):
     status: FilterText | None = Field(None, max_length=20)
     part_number: FilterText | None = Field(None, max_length=40)
     material_id: int | None = Field(None, ge=1, le=MAX_ID)
@@ -123,8 +124,6 @@ class LotFilter(Schema):
     expiring_days: int | None = Field(None, ge=0, le=3650)
     usable: bool | None = None
     search: FilterText | None = Field(None, max_length=100)
-    limit: int = Field(100, ge=1, le=500)
-    offset: int = Field(0, ge=0, le=1_000_000)
 
 
 class TransactionOut(Schema):
@@ -189,7 +188,7 @@ class UsableOut(Schema):
     at: dt.datetime
 
 
-class FefoFilter(Schema):
+class FefoFilter(Page):
     part_number: FilterText = Field(..., max_length=40)
     site_id: int | None = Field(None, ge=1, le=MAX_ID)
 
@@ -203,7 +202,7 @@ class StockOut(Schema):
     reorder_level: Decimal
 
 
-class DaysFilter(Schema):
+class DaysFilter(Page):
     days: int = Field(30, ge=0, le=3650)
 
 

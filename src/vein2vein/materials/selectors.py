@@ -216,16 +216,29 @@ def low_stock(*, site: Site | None = None, at: dt.datetime | None = None) -> lis
     ]
 
 
-def expiring(
+def expiring_lots(
     *, days: int, site: Site | None = None, at: dt.datetime | None = None
-) -> list[tuple[Lot, bool]]:
-    """Lots with stock that expire within `days` (and those already expired), soonest first,
-    each with whether it has already expired at `at`."""
-    moment = at or now()
-    qs = lots(expiring_days=days, site_id=site.pk if site else None, at=moment).order_by(
+) -> QuerySet[Lot]:
+    """Lots with stock that expire within `days` (and those already expired), soonest first."""
+    return lots(expiring_days=days, site_id=site.pk if site else None, at=at or now()).order_by(
         "expiry_date", "pk"
     )
-    return [(lot, lot.is_expired(moment)) for lot in qs]
+
+
+def expiring(
+    *,
+    days: int,
+    site: Site | None = None,
+    at: dt.datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[tuple[Lot, bool]]:
+    """expiring_lots, at most `limit` of them from `offset` (sliced in the database), each with
+    whether it has already expired at `at`."""
+    moment = at or now()
+    qs = expiring_lots(days=days, site=site, at=moment)
+    window = qs[offset : offset + limit] if limit is not None else qs[offset:]
+    return [(lot, lot.is_expired(moment)) for lot in window]
 
 
 def on_hand_by_location(*, site: Site | None = None) -> list[dict[str, object]]:

@@ -11,7 +11,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,6 +22,7 @@ from vein2vein.core.audit import record_ref
 from vein2vein.core.errors import DomainError
 from vein2vein.core.forms import attach_error, run_form
 from vein2vein.core.models import Site, User
+from vein2vein.core.pagination import pager_query, web_page
 from vein2vein.core.permissions import active_roles, has_perm
 from vein2vein.core.signing import manifestation, signatures_for
 from vein2vein.core.time import now
@@ -81,10 +81,8 @@ def index(request: HttpRequest) -> HttpResponse:
         else:
             status = 400
     at = now()
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    page = web_page(request, rows)
     page_rows = [(lot, selectors.check_material_usable(lot, None, 0.001, at)) for lot in page]
-    query = request.GET.copy()
-    query.pop("page", None)
     user = page_user(request)
     return render(
         request,
@@ -93,7 +91,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "form": form,
             "page": page,
             "rows": page_rows,
-            "query": query.urlencode(),
+            "query": pager_query(request),
             "can_receive": has_perm(user, MatPerm.RECEIVE),
             "tab": "lots",
         },
@@ -134,7 +132,9 @@ def lot_detail(request: HttpRequest, lot_id: int) -> HttpResponse:
             if lot.status == LotStatus.QUARANTINE
             else [],
             "supplier_approved": selectors.supplier_approved_for(lot),
-            "ledger": selectors.ledger(lot),
+            "ledger": (ledger := web_page(request, selectors.ledger(lot))),
+            "page": ledger,
+            "query": pager_query(request),
             "signatures": [manifestation(s, lot) for s in signatures_for(lot)],
             "timeline": core_selectors.timeline(record_type, record_id),
             "kits": lot.kit_uses.select_related("kit"),
@@ -331,7 +331,13 @@ def material_list(request: HttpRequest) -> HttpResponse:
         request,
         "materials/material_list.html",
         {
-            "materials": selectors.materials().prefetch_related("supplier_links__supplier"),
+            "materials": (
+                page := web_page(
+                    request, selectors.materials().prefetch_related("supplier_links__supplier")
+                )
+            ),
+            "page": page,
+            "query": pager_query(request),
             "can_manage": has_perm(page_user(request), MatPerm.MASTER),
             "tab": "materials",
         },
@@ -484,7 +490,9 @@ def supplier_list(request: HttpRequest) -> HttpResponse:
         request,
         "materials/supplier_list.html",
         {
-            "suppliers": selectors.suppliers(),
+            "suppliers": (page := web_page(request, selectors.suppliers())),
+            "page": page,
+            "query": pager_query(request),
             "today": now().date(),
             "can_manage": has_perm(page_user(request), MatPerm.MASTER),
             "tab": "suppliers",
@@ -606,24 +614,31 @@ def expiring_report(request: HttpRequest) -> HttpResponse:
             days = form.cleaned_data["days"] if form.cleaned_data["days"] is not None else 30
         else:
             status = 400
-    return render(
-        request,
-        "materials/expiring.html",
-        {"form": form, "days": days, "rows": selectors.expiring(days=days), "tab": "expiring"},
-        status=status,
-    )
+    at = now()
+    page = web_page(request, selectors.expiring_lots(days=days, at=at))
+    context = {
+        "form": form,
+        "days": days,
+        "page": page,
+        "query": pager_query(request),
+        "rows": [(lot, lot.is_expired(at)) for lot in page],
+        "tab": "expiring",
+    }
+    return render(request, "materials/expiring.html", context, status=status)
 
 
 # --- kits -----------------------------------------------------------------------------------
 @needs(MatPerm.VIEW)
 def kit_list(request: HttpRequest) -> HttpResponse:
     at = now()
-    kits = list(selectors.kits()[:100])
+    page = web_page(request, selectors.kits())
     return render(
         request,
         "materials/kit_list.html",
         {
-            "rows": [(k, selectors.check_kit_usable(k, at)) for k in kits],
+            "page": page,
+            "query": pager_query(request),
+            "rows": [(k, selectors.check_kit_usable(k, at)) for k in page],
             "can_assemble": has_perm(page_user(request), MatPerm.INVENTORY),
             "tab": "kits",
         },

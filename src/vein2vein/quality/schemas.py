@@ -8,6 +8,7 @@ from typing import Any
 from ninja import Field, Schema
 from pydantic import ConfigDict
 
+from vein2vein.core.pagination import Page
 from vein2vein.core.schemas import FilterText, UtcDateTime
 
 from .models import (
@@ -41,11 +42,6 @@ class CommentIn(Schema):
 class EvidenceIn(Schema):
     evidence: Text = Field(..., max_length=LONG)
     evidence_ref: Text = Field("", max_length=200)
-
-
-class Page(Schema):
-    limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 # --- deviations -----------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -24,6 +23,7 @@ from vein2vein.core.actors import page_user
 from vein2vein.core.errors import DomainError, ValidationFailed
 from vein2vein.core.forms import attach_error, run_form
 from vein2vein.core.models import Site, User
+from vein2vein.core.pagination import pager_query, web_page
 from vein2vein.core.permissions import active_roles, has_perm
 from vein2vein.core.views import needs
 
@@ -47,16 +47,6 @@ from .models import (
     EffectivenessCheck,
 )
 from .permissions import QPerm
-
-
-def _page(request: HttpRequest, rows: Any) -> Any:
-    return Paginator(rows, 50).get_page(request.GET.get("page"))
-
-
-def _query(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
 
 
 def _sites_where(user: User, perm: str) -> Any:
@@ -162,8 +152,8 @@ def deviation_list(request: HttpRequest) -> HttpResponse:
         "quality/deviation_list.html",
         {
             "form": form,
-            "page": _page(request, rows),
-            "query": _query(request),
+            "page": web_page(request, rows),
+            "query": pager_query(request),
             "can_raise": bool(_sites_where(page_user(request), QPerm.DEVIATION_RAISE)),
             "filtering": filtering,
             "tab": "deviations",
@@ -456,8 +446,8 @@ def capa_list(request: HttpRequest) -> HttpResponse:
         "quality/capa_list.html",
         {
             "form": form,
-            "page": _page(request, rows),
-            "query": _query(request),
+            "page": web_page(request, rows),
+            "query": pager_query(request),
             "can_create": bool(_sites_where(page_user(request), QPerm.CAPA_MANAGE)),
             "tab": "capa",
         },
@@ -686,8 +676,8 @@ def change_list(request: HttpRequest) -> HttpResponse:
         "quality/change_list.html",
         {
             "form": form,
-            "page": _page(request, rows),
-            "query": _query(request),
+            "page": web_page(request, rows),
+            "query": pager_query(request),
             "can_create": bool(_sites_where(page_user(request), QPerm.CHANGE_REQUEST)),
             "tab": "changes",
         },

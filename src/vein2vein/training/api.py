@@ -16,6 +16,7 @@ from vein2vein.core.actors import api_user
 from vein2vein.core.api import ERRORS
 from vein2vein.core.errors import NotFound, PermissionRefused
 from vein2vein.core.models import Site, User
+from vein2vein.core.pagination import PAGE_FIELDS, Page, page_of
 from vein2vein.core.permissions import has_perm, require
 from vein2vein.core.signing import manifestation, signatures_for
 from vein2vein.core.time import now
@@ -211,7 +212,7 @@ def matrix(request: HttpRequest, filters: Query[MatrixFilter]) -> list[MatrixRow
             open=row.open_count,
             overdue=row.overdue_count,
         )
-        for row in selectors.matrix(site=site, role=filters.role)
+        for row in page_of(selectors.matrix(site=site, role=filters.role), filters)
     ]
 
 
@@ -219,8 +220,8 @@ def matrix(request: HttpRequest, filters: Query[MatrixFilter]) -> list[MatrixRow
 @router.get("/assignments", response={200: list[AssignmentOut], **ERRORS})
 def list_assignments(request: HttpRequest, filters: Query[AssignmentFilter]) -> list[AssignmentOut]:
     require(api_user(request), TrainingPerm.OVERSEE)
-    qs = selectors.assignments(**filters.dict(exclude={"limit", "offset"}))
-    return [_assignment_out(a) for a in qs[filters.offset : filters.offset + filters.limit]]
+    qs = selectors.assignments(**filters.dict(exclude=PAGE_FIELDS))
+    return [_assignment_out(a) for a in page_of(qs, filters)]
 
 
 @router.get("/assignments/{int:assignment_id}", response={200: AssignmentOut, **ERRORS})
@@ -271,9 +272,9 @@ def sign_off_assignment(
 
 # --- curricula ------------------------------------------------------------------------------
 @router.get("/curricula", response={200: list[CurriculumOut], **ERRORS})
-def list_curricula(request: HttpRequest) -> list[CurriculumOut]:
+def list_curricula(request: HttpRequest, page: Query[Page]) -> list[CurriculumOut]:
     require(api_user(request), TrainingPerm.OVERSEE)
-    return [_curriculum_out(c) for c in selectors.curricula()]
+    return [_curriculum_out(c) for c in page_of(selectors.curricula(), page)]
 
 
 @router.post("/curricula", response={201: CurriculumOut, **ERRORS})
@@ -338,9 +339,9 @@ def remove_curriculum_item(
 
 # --- qualification types --------------------------------------------------------------------
 @router.get("/qualification-types", response={200: list[QualificationTypeOut], **ERRORS})
-def list_qualification_types(request: HttpRequest) -> list[QualificationType]:
+def list_qualification_types(request: HttpRequest, page: Query[Page]) -> list[QualificationType]:
     require(api_user(request), TrainingPerm.VIEW_OWN)
-    return list(selectors.qualification_types())
+    return page_of(selectors.qualification_types(), page)
 
 
 @router.post("/qualification-types", response={201: QualificationTypeOut, **ERRORS})
@@ -369,8 +370,8 @@ def list_qualifications(
     request: HttpRequest, filters: Query[QualificationFilter]
 ) -> list[QualificationOut]:
     require(api_user(request), TrainingPerm.OVERSEE)
-    qs = selectors.qualifications(**filters.dict(exclude={"limit", "offset"}))
-    return [_qualification_out(q) for q in qs[filters.offset : filters.offset + filters.limit]]
+    qs = selectors.qualifications(**filters.dict(exclude=PAGE_FIELDS))
+    return [_qualification_out(q) for q in page_of(qs, filters)]
 
 
 @router.post("/qualifications", response={201: QualificationOut, **ERRORS})

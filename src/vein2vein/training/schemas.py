@@ -6,6 +6,7 @@ import datetime as dt
 
 from ninja import Field, Schema
 
+from vein2vein.core.pagination import Page
 from vein2vein.core.schemas import FilterText, UtcDateTime
 
 
@@ -40,13 +41,11 @@ class AssignmentOut(Schema):
     signatures: list[ManifestationOut] = []
 
 
-class AssignmentFilter(Schema):
+class AssignmentFilter(Page):
     status: FilterText | None = Field(None, max_length=20, examples=["assigned"])
     overdue: bool = False
     document: FilterText | None = Field(None, max_length=20, examples=["SOP-0004"])
     trainee: FilterText | None = Field(None, max_length=150, description="username")
-    limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 class TrainingSignIn(Schema):
@@ -170,14 +169,12 @@ class QualificationOut(Schema):
     signatures: list[ManifestationOut] = []
 
 
-class QualificationFilter(Schema):
+class QualificationFilter(Page):
     user: FilterText | None = Field(None, max_length=150, description="username")
     qualification_type: FilterText | None = Field(None, max_length=40, examples=["APS"])
     state: FilterText | None = Field(
         None, max_length=20, description="valid, expired, revoked or superseded"
     )
-    limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0, le=1_000_000_000)
 
 
 class CheckFilter(Schema):
@@ -199,7 +196,7 @@ class CheckOut(Schema):
     at: dt.datetime
 
 
-class MatrixFilter(Schema):
+class MatrixFilter(Page):
     site_id: int | None = None
     role: FilterText | None = Field(None, max_length=20)
 
