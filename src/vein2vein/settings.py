@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "vein2vein.core.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "vein2vein.core.middleware.IdleTimeoutMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -156,7 +157,8 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 # Idle timeout: the session expires after N minutes without a request.
 SESSION_IDLE_MINUTES = int(os.environ.get("VEIN2VEIN_SESSION_IDLE_MINUTES", "15"))
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+# Saved at most once a minute (core.middleware.IdleTimeoutMiddleware), not on every request.
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
