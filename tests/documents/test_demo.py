@@ -7,11 +7,11 @@ import pytest
 
 from vein2vein.core.audit import verify_chain
 from vein2vein.core.demo import load_demo as load_core_demo
+from vein2vein.core.files import stored_sha256
 from vein2vein.core.models import AuditEvent, Signature, User
 from vein2vein.core.signing import is_valid
 from vein2vein.documents import selectors
 from vein2vein.documents.demo import DOCUMENTS, load_demo
-from vein2vein.documents.files import stored_sha256
 from vein2vein.documents.models import Document, DocumentVersion
 
 EXPECTED = {

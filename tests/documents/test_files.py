@@ -18,10 +18,11 @@ from django.test import Client
 from tests.conftest import PASSWORD
 from tests.documents.conftest import unchanged
 from tests.documents.factories import pdf_bytes, pdf_upload
+from vein2vein.core import files
 from vein2vein.core.audit import verify_chain
 from vein2vein.core.errors import InterlockBlocked, ValidationFailed
 from vein2vein.core.models import AuditEvent, Signature
-from vein2vein.documents import files, services
+from vein2vein.documents import services
 from vein2vein.documents.services import versions as version_services
 
 

@@ -20,9 +20,9 @@ from vein2vein.core.errors import (
     SignatureRefused,
     ValidationFailed,
 )
+from vein2vein.core.files import stored_sha256
 from vein2vein.core.models import AuditEvent, Signature
 from vein2vein.core.signing import is_valid, signatures_for
-from vein2vein.documents.files import stored_sha256
 from vein2vein.materials.choices import LotStatus, SupplierStatus
 from vein2vein.materials.models import InventoryTransaction, Lot, MaterialSupplier
 from vein2vein.materials.services import (

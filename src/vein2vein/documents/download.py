@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.http import FileResponse
 
 from vein2vein.core.errors import Conflict, NotFound, PermissionRefused
+from vein2vein.core.files import verified_copy
 from vein2vein.core.models import User
 
-from .files import content_type, verified_copy
 from .models import DocumentVersion
 from .permissions import DocPerm, can_read_version
 from .services import record_file_integrity_failure
+from .version_files import content_type
 
 
 def pdf_response(user: User, version_id: int) -> FileResponse:

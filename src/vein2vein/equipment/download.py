@@ -6,9 +6,9 @@ from __future__ import annotations
 from django.http import FileResponse
 
 from vein2vein.core.errors import Conflict, NotFound
+from vein2vein.core.files import verified_copy
 from vein2vein.core.models import User
 from vein2vein.core.permissions import require
-from vein2vein.documents.files import verified_copy
 
 from .models import ServiceRecord
 from .permissions import EqPerm

@@ -17,12 +17,12 @@ from ninja import File, Form, Query, Router, Status, UploadedFile
 from vein2vein.core.actors import api_user
 from vein2vein.core.api import ERRORS
 from vein2vein.core.errors import Conflict, NotFound
+from vein2vein.core.files import verified_copy
 from vein2vein.core.models import Site, User
 from vein2vein.core.pagination import PAGE_FIELDS, Page, page_of
 from vein2vein.core.permissions import require
 from vein2vein.core.signing import manifestation, signatures_for
 from vein2vein.core.time import now
-from vein2vein.documents.files import verified_copy
 
 from . import selectors, services
 from .choices import INSPECTION_ITEMS

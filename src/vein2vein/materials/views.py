@@ -20,6 +20,7 @@ from vein2vein.core import selectors as core_selectors
 from vein2vein.core.actors import page_user
 from vein2vein.core.audit import record_ref
 from vein2vein.core.errors import DomainError
+from vein2vein.core.files import verified_copy
 from vein2vein.core.forms import attach_error, run_form
 from vein2vein.core.models import Site, User
 from vein2vein.core.pagination import pager_query, web_page
@@ -27,7 +28,6 @@ from vein2vein.core.permissions import active_roles, has_perm
 from vein2vein.core.signing import manifestation, signatures_for
 from vein2vein.core.time import now
 from vein2vein.core.views import needs
-from vein2vein.documents.files import verified_copy
 
 from . import forms as mf
 from . import selectors, services

@@ -24,22 +24,17 @@ from vein2vein.core.errors import (
     SignatureRefused,
     ValidationFailed,
 )
+from vein2vein.core.files import CheckedFile, delete_orphan, make_read_only, stored_sha256
 from vein2vein.core.models import User
 from vein2vein.core.permissions import require
 from vein2vein.core.services import apply_signature, check_password_for_signing
 from vein2vein.core.time import now
 
 from ..choices import VersionStatus
-from ..files import (
-    CheckedFile,
-    check_controlled_file,
-    delete_orphan,
-    make_read_only,
-    stored_sha256,
-)
 from ..models import Document, DocumentVersion
 from ..permissions import DocPerm, can_sign_as, signing_roles
 from ..selectors import current_reviews
+from ..version_files import check_controlled_file
 from . import _common as c
 
 UNSET: Any = object()

@@ -18,11 +18,11 @@ from django.http import HttpRequest
 from vein2vein.core import audit
 from vein2vein.core.choices import SignatureMeaning
 from vein2vein.core.errors import Conflict, ValidationFailed
+from vein2vein.core.files import CheckedFile, check_pdf, delete_orphan, stored_sha256
 from vein2vein.core.models import User
 from vein2vein.core.permissions import require
 from vein2vein.core.services.signatures import apply_signature, check_password_for_signing
 from vein2vein.core.time import now
-from vein2vein.documents.files import CheckedFile, check_pdf, delete_orphan, stored_sha256
 from vein2vein.quality.choices import DeviationCategory
 from vein2vein.quality.services import raise_deviation
 

@@ -24,12 +24,12 @@ from vein2vein.core.errors import (
     SignatureRefused,
     ValidationFailed,
 )
+from vein2vein.core.files import stored_sha256
 from vein2vein.core.models import User
 from vein2vein.core.permissions import require
 from vein2vein.core.services import apply_signature, check_password_for_signing
 from vein2vein.core.time import now
 from vein2vein.documents.choices import VersionStatus
-from vein2vein.documents.files import stored_sha256
 from vein2vein.documents.services import record_file_integrity_failure
 from vein2vein.equipment.models import Usage
 from vein2vein.equipment.services import end_usage

@@ -15,11 +15,11 @@ from django.db import transaction
 from vein2vein.chain.models import TherapyProduct
 from vein2vein.core import audit
 from vein2vein.core.errors import Conflict, NotFound, ValidationFailed
+from vein2vein.core.files import verified_copy
 from vein2vein.core.models import User
 from vein2vein.core.permissions import require
 from vein2vein.core.time import now
 from vein2vein.documents.choices import DocumentKind, VersionStatus
-from vein2vein.documents.files import verified_copy
 from vein2vein.documents.models import Document, DocumentVersion
 from vein2vein.documents.services import create_version, draft_new_document
 from vein2vein.equipment.choices import EquipmentKind

@@ -8,12 +8,12 @@ from django.core.files import File
 
 from vein2vein.core import numbering
 from vein2vein.core.errors import NotFound, ValidationFailed
+from vein2vein.core.files import CheckedFile, stored_sha256
 from vein2vein.core.models import Site
 from vein2vein.core.services._validate import date as date
 from vein2vein.core.services._validate import reason as reason
 from vein2vein.core.services._validate import text as text
 from vein2vein.core.transactions import in_service_transaction as in_service_transaction
-from vein2vein.documents.files import CheckedFile, stored_sha256
 
 from ..models import Lot, Material, Supplier
 

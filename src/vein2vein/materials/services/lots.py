@@ -22,11 +22,11 @@ from django.http import HttpRequest
 from vein2vein.core import audit
 from vein2vein.core.choices import SignatureMeaning
 from vein2vein.core.errors import Conflict, InterlockBlocked, SignatureRefused, ValidationFailed
+from vein2vein.core.files import check_pdf, delete_orphan
 from vein2vein.core.models import User
 from vein2vein.core.permissions import require, require_role
 from vein2vein.core.services import apply_signature, check_password_for_signing
 from vein2vein.core.time import now
-from vein2vein.documents.files import check_pdf, delete_orphan
 
 from ..choices import (
     HOLD_FROM,

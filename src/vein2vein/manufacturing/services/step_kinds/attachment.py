@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.files import File
 
 from vein2vein.core.errors import ValidationFailed
-from vein2vein.documents.files import sha256_of_chunks
+from vein2vein.core.files import sha256_of_chunks
 
 from ._shared import Prepared, StepHandler, StepInput
 
