@@ -22,6 +22,12 @@ def test_record_id_takes_digits() -> None:
     assert v.record_id(" 42 ", "order_id") == 42
 
 
+def test_a_strict_record_id_refuses_digits_as_text() -> None:
+    assert v.record_id(42, "order_id", strict=True) == 42
+    with pytest.raises(ValidationFailed, match="order_id must be a record id"):
+        v.record_id("42", "order_id", strict=True)
+
+
 def test_choice() -> None:
     assert v.choice("a", "kind", ["a", "b"]) == "a"
     assert v.choice("", "kind", ["a"], required=False) == ""
@@ -82,3 +88,25 @@ def test_moment_refusals_name_the_field(bad: object) -> None:
 def test_moment_is_stored_in_utc() -> None:
     got = v.moment("2026-03-17T10:00:00-05:00", "ended_at")
     assert got == dt.datetime(2026, 3, 17, 15, 0, tzinfo=dt.UTC) and got.tzinfo == dt.UTC
+
+
+def test_whole_number_takes_digits_and_keeps_its_bounds() -> None:
+    assert v.whole_number(" 7 ", "interval_days", low=1, high=10) == 7
+    assert v.whole_number(10, "interval_days", low=1, high=10) == 10
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (True, "must be a whole number"),
+        (1.5, "must be a whole number"),
+        ("x", "must be a whole number"),
+        (None, "must be a whole number"),
+        (0, "must be between 1 and 10"),
+        (11, "must be between 1 and 10"),
+    ],
+)
+def test_whole_number_refusals_name_the_field(bad: object, message: str) -> None:
+    with pytest.raises(ValidationFailed, match=f"interval_days {message}") as exc:
+        v.whole_number(bad, "interval_days", low=1, high=10)
+    assert exc.value.field == "interval_days"

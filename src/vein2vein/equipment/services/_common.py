@@ -22,6 +22,7 @@ from ..models import Equipment
 text = _validate.text
 reason = _validate.reason
 only_editable = _validate.only_editable
+whole_number = _validate.whole_number
 LONG = 10_000
 _TAG_RE = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,29}$")
 
@@ -35,22 +36,6 @@ def asset_tag(value: object, field: str = "equipment_id") -> str:
             field=field,
         )
     return tag
-
-
-def whole_number(value: object, field: str, *, low: int, high: int) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationFailed(f"{field} must be a whole number", field=field)
-    if not low <= value <= high:
-        raise ValidationFailed(f"{field} must be between {low} and {high}", field=field)
-    return value
-
-
-def ident(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationFailed(f"{field} must be a positive id", field=field)
-    return value
 
 
 def past_date(value: object, field: str, site: Site) -> dt.date:
@@ -97,7 +82,7 @@ M = TypeVar("M", bound=models.Model)
 
 
 def fetch(model: type[M], pk: object, field: str, *, lock: bool = False) -> M:
-    key = ident(pk, field)
+    key = _validate.record_id(pk, field, strict=True)
     qs = model._default_manager.all()
     if lock:
         qs = qs.select_for_update()

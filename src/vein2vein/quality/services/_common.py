@@ -97,12 +97,6 @@ def person(user_id: object, field: str, at: Site) -> User:
     return user
 
 
-def ident(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationFailed(f"{field} must be a positive id", field=field)
-    return value
-
-
 M = TypeVar("M", bound=models.Model)
 
 
@@ -115,7 +109,7 @@ def locked(model: type[M], pk: int, field: str) -> M:
 
 def fetch(model: type[M], pk: object, field: str) -> M:
     """Read (unlocked) for the checks that run before the transaction."""
-    key = ident(pk, field)
+    key = _validate.record_id(pk, field, strict=True)
     obj = model._default_manager.filter(pk=key).first()
     if obj is None:
         raise NotFound(f"{model._meta.verbose_name} {key} does not exist", field=field)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-from vein2vein.core.errors import NotFound, ValidationFailed
+from vein2vein.core.errors import NotFound
 from vein2vein.core.models import Site, User
+from vein2vein.core.services._validate import whole_number as whole_number
 from vein2vein.core.time import add_months as add_months
 from vein2vein.core.transactions import in_service_transaction as in_service_transaction
 
@@ -16,17 +17,6 @@ def default_due_days() -> int:
     """Days to read a newly effective version: VEIN2VEIN_TRAINING_DUE_DAYS, else 14."""
     raw = os.environ.get("VEIN2VEIN_TRAINING_DUE_DAYS", "")
     return int(raw) if raw.isdigit() and 1 <= int(raw) <= MAX_DUE_DAYS else DEFAULT_DUE_DAYS
-
-
-def whole_number(value: object, field: str, *, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
-        else:
-            raise ValidationFailed(f"{field} must be a whole number", field=field)
-    if not low <= value <= high:
-        raise ValidationFailed(f"{field} must be between {low} and {high}", field=field)
-    return value
 
 
 def site_or_404(site_id: object, field: str = "site_id") -> Site:
