@@ -1,27 +1,70 @@
-"""`vein2vein simulate --orders 2`: two patients' histories through the real services, the
-audit chain intact, and a second run writes nothing (resumable)."""
+"""`vein2vein simulate --orders 2`: two patients' histories through the real services, each
+batch run to completion on a fresh database (the simulated clock), the audit chain intact,
+and a second run writes nothing (resumable)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from decimal import Decimal
+
 from django.core.management import call_command
+from django.utils import timezone
 
 from vein2vein.chain.models import Patient
 from vein2vein.core.audit import verify_chain
-from vein2vein.core.models import AuditEvent
+from vein2vein.core.models import AuditEvent, Site
+from vein2vein.manufacturing import demo, services
+from vein2vein.manufacturing.management.commands.simulate import Command
 from vein2vein.manufacturing.models import Batch, StepEntry
+from vein2vein.materials.models import Lot
 
 
 def test_simulate_two_orders_then_resume(db, capsys) -> None:  # type: ignore[no-untyped-def]
+    before = timezone.now()
     call_command("simulate", "--orders", "2")
     out = capsys.readouterr().out
-    assert "2 orders written" in out and "peak RSS" in out
+    assert "a fresh database" in out and "in progress at the" not in out
+    assert "2 orders written (2 batches completed, 0 in progress)" in out
+    assert "orders/s" in out and "peak RSS" in out
+    assert timezone.now is not None and timezone.now() >= before  # the wall clock is back
+
     simulated = Patient.objects.filter(site_patient_id__startswith="SIM-")
     assert simulated.count() == 2
-    batches = Batch.objects.filter(order__patient__in=simulated)
-    assert batches.count() == 2
-    assert StepEntry.objects.filter(batch__in=batches).count() >= 2 * 10
+    batches = Batch.objects.filter(order__patient__in=simulated).select_related("order")
+    assert [b.status for b in batches] == ["completed", "completed"]
+    for b in batches:
+        assert b.order is not None and b.order.status == "in_qc"
+        assert services.open_steps(b) == []
+        waited = services.current_entries(b)["activation_time"].value_number
+        assert waited is not None and waited >= 18 * 60  # the 18 h minimum was kept
+    assert StepEntry.objects.filter(batch__in=batches).count() >= 2 * 40
+    # The demo's own completed batch (LUH-1008) runs to completion on the same clock.
+    assert Batch.objects.filter(status="completed").count() == 3
+
+    # Time order: the chain's order is the clock's, nothing stamped in the future.
+    times = list(AuditEvent.objects.order_by("seq").values_list("occurred_at", flat=True))
+    assert times == sorted(times)
+    assert times[-1] <= timezone.now()
+    assert times[0] <= before - dt.timedelta(days=2)
     assert verify_chain().ok
+
     events = AuditEvent.objects.count()
     call_command("simulate", "--orders", "2")
-    assert "0 orders written, 2 already there" in capsys.readouterr().out
+    assert "0 orders written (0 batches completed, 0 in progress), 2 already there" in (
+        capsys.readouterr().out
+    )
     assert AuditEvent.objects.count() == events
+
+    # A lot that runs short is replaced with what its CoA states (the vector's titer, which
+    # the vector volume's formula reads), received and released through the services.
+    Command._restock({"MAT-0106": Decimal(10**6)}, demo._users(), Site.objects.get(code="MFG-PHL"))
+    new = Lot.objects.filter(material__part_number="MAT-0106").latest("pk")
+    assert new.status == "released" and new.supplier_lot.startswith("SIM-")
+    assert new.attributes["titer_tu_per_ml"]
+
+    # A larger N on the same database runs on the wall clock, the training now days old.
+    call_command("simulate", "--orders", "3")
+    out = capsys.readouterr().out
+    assert "1 orders written (1 batches completed, 0 in progress), 2 already there" in out
+    assert "a fresh database" not in out
+    assert verify_chain().ok
