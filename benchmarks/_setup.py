@@ -244,3 +244,53 @@ def material_lots(site: Any, part: str, count: int, *, release: bool) -> tuple[l
             lot = materials.release_lot(actor=qc, lot_id=lot.pk, password=PASSWORD, reason="CoA ok")
         lots.append(lot)
     return lots, qc
+
+
+LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/test"
+
+
+def throwaway_postgres(prefix: str = "v2v_bench") -> str:
+    """A new, empty PostgreSQL database `<prefix>_<pid>` next to the one DATABASE_URL names
+    (the local test server when DATABASE_URL is unset or not PostgreSQL), dropped at exit;
+    returns its URL. The named database is only connected to (to create and drop the new
+    one), never written."""
+    import urllib.parse
+
+    import psycopg
+
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        url = LOCAL_POSTGRES
+    name = f"{prefix}_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    atexit.register(_drop_postgres, url, name)
+    return urllib.parse.urlunsplit(urllib.parse.urlsplit(url)._replace(path=f"/{name}"))
+
+
+def _drop_postgres(url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def worker_peaks_mb(master_pid: int) -> dict[int, float]:
+    """Peak RSS (VmHWM from /proc, MB) of each live child of `master_pid`: gunicorn's workers."""
+    from pathlib import Path
+
+    try:
+        children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    except OSError:
+        return {}
+    peaks: dict[int, float] = {}
+    for pid in children:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:  # the worker exited between the two reads
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks[int(pid)] = int(line.split()[1]) / 1024
+    return peaks
