@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import io
+import math
 import resource
 import time
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 from unittest import mock
 
+from django.core.files.base import File
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
@@ -23,12 +26,16 @@ from vein2vein.core.demo import DEMO_PASSWORD
 from vein2vein.core.demo import load_demo as load_core_demo
 from vein2vein.core.models import AuditEvent, Site, User
 from vein2vein.core.time import now
+from vein2vein.documents.pdf import minimal_pdf
+from vein2vein.equipment import selectors as equipment_selectors
+from vein2vein.equipment import services as equipment
 from vein2vein.materials import selectors as materials_selectors
 from vein2vein.materials import services as materials
 from vein2vein.materials.choices import LotStatus
 from vein2vein.materials.demo import INSPECTED
 from vein2vein.materials.demo import PDF as COA_PDF
 from vein2vein.quality import services as quality
+from vein2vein.training import selectors as training_selectors
 
 from ... import demo, mbr, services
 from ...choices import BatchStatus
@@ -37,11 +44,13 @@ from ...models import MasterRecord
 PREFIX = "SIM-"
 STOCK = Decimal(1000)  # each replenishing lot: enough for many batches
 DEVIATION_EVERY = 10
-# A fresh plant's clock: the demo's sites, people, training and stock as of DEMO_BACK ago, then
-# the orders from ORDERS_BACK ago on, so the operator's training is two days old at each batch's
-# back-dated start (21 h before its order is written) and the 18-hour timer can be kept.
-DEMO_BACK = dt.timedelta(days=3)
-ORDERS_BACK = dt.timedelta(days=1)
+PER_DAY = 80  # orders a simulated day: MFG-PHL's capacity is at most 100 collections a day
+MAX_DAYS = 150  # the demo's APS qualification lasts 6 months and is not renewed here
+DAY = dt.timedelta(days=1)
+# Each batch starts 21 h before its order is written, its first steps entered late with the
+# times they were done: the operator must have been trained a day before a simulated day.
+READY_AFTER = DAY
+SERVICE_AHEAD_DAYS = 3  # a unit's calibration or maintenance is done when due this soon
 
 
 def _peak_rss_mb() -> float:
@@ -61,8 +70,15 @@ class _Clock:
     def now(self) -> dt.datetime:
         return self._wall() - self.back
 
+    def wall(self) -> dt.datetime:
+        return self._wall().astimezone(dt.UTC)
+
     def move_to(self, back: dt.timedelta) -> None:
         self.back = max(dt.timedelta(0), min(self.back, back))
+
+    def move_on_to(self, moment: dt.datetime) -> None:
+        """On to `moment` (no further than the wall clock, never back)."""
+        self.move_to(self.wall() - moment)
 
     @contextmanager
     def running(self, back: dt.timedelta) -> Iterator[_Clock]:
@@ -97,23 +113,27 @@ class Command(BaseCommand):
         "entered late with the times they were done, the 18-hour activation timer kept). Also "
         "through the services: a new lot of any material that runs short (received, CoA, "
         "inspection, released with a signature), more capacity for the day (set_capacity), "
-        f"and a deviation raised by hand for every {DEVIATION_EVERY}th batch. Nothing is "
-        "bulk-created. The clock: a step's performer must have been trained when the step was "
-        "done, and no training service states an earlier time, so on a fresh database (no "
-        "demo, no audit event in the last "
-        f"{DEMO_BACK.days} days) the command runs on a simulated clock: the demo's sites, "
-        f"people, training and stock are written as of {DEMO_BACK.days} days ago, then the "
-        f"clock moves on to {ORDERS_BACK.days} day ago for the manufacturing demo and the "
-        "orders and runs at the wall clock's speed from there. Every row and audit event is "
-        "stamped with that clock (never in the future, never before an event already "
-        "recorded; the chain's order is the time order), so a simulated plant's times are "
-        "made up, as its patients are: never run it on a database holding real records. On a "
-        "database that already holds the demo it runs on the wall clock; if the demo's "
-        "training is less than a day old there, the batches stop, in progress, at the "
-        "activation timer, as the demo's do, and the command says so. Resumable: patients "
-        "SIM-000001.. that exist are skipped, so a second run with the same N writes nothing "
-        "and a larger N adds the rest. Streams: one patient at a time, nothing kept, so "
-        "memory stays flat; prints progress, orders/s, the batches completed and peak RSS."
+        "the calibration or maintenance of a unit the batches scan when it falls due (signed, "
+        f"with its certificate), and a deviation raised by hand for every {DEVIATION_EVERY}th "
+        "batch. Nothing is bulk-created. "
+        "The clock: a step's performer must have been trained when the step was done, no "
+        "training service states an earlier time, and MFG-PHL collects at most 100 a day, so "
+        f"the history is spread over past days, {PER_DAY} orders a day, on a simulated clock. "
+        "On a fresh database (no demo, nothing recorded in the period) the demo's sites, "
+        "people, training and stock are written --history-days ago (default: the days the "
+        "orders need, plus 2), its batches a day later, and the orders from the day after "
+        "the operator's training is a day old, the clock moving on a day every "
+        f"{PER_DAY} orders and running at the wall clock's speed in between. On a database "
+        "that holds the demo the days start after its last recorded event. Every row and "
+        "audit event is stamped with that clock: never in the future, never before an event "
+        "already recorded, so the chain's order is the time order; a simulated plant's times "
+        "are made up, as its patients are: never run it on a database holding real records. "
+        "When the days do not fit before now it refuses, writing nothing (run it on a fresh "
+        f"database); more than {MAX_DAYS} days would outlast the demo's 6-month APS "
+        "qualification. Resumable: patients SIM-000001.. that exist are skipped, so a second "
+        "run with the same N writes nothing and a larger N adds the rest. Streams: one patient "
+        "at a time, nothing kept, so memory stays flat; prints progress, orders/s, the batches "
+        "completed and peak RSS."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -121,32 +141,43 @@ class Command(BaseCommand):
         parser.add_argument(
             "--every", type=int, default=0, help="print progress every N orders (default N/20)"
         )
+        parser.add_argument(
+            "--history-days",
+            type=int,
+            default=0,
+            help="on a fresh database, how many days back the demo is written (default: the "
+            f"days --orders needs at {PER_DAY} a day, plus 2); room for later, larger runs",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         total = options["orders"]
         if total < 0:
             raise CommandError("--orders must be 0 or more")
         every = options["every"] or max(1, total // 20)
+        days = options["history_days"] or math.ceil(total / PER_DAY) + 2
+        if not 2 <= days <= MAX_DAYS + 2:
+            raise CommandError(f"--history-days must be from 2 to {MAX_DAYS + 2}")
         clock = _Clock()
-        back = DEMO_BACK if self._fresh() else dt.timedelta(0)
+        fresh = self._fresh(days * DAY)
+        # A fresh plant starts `days` back; a plant with a history right after its last event.
+        last = AuditEvent.objects.order_by("-seq").values_list("occurred_at", flat=True).first()
+        back = days * DAY if fresh or last is None else clock.wall() - last
         with clock.running(back):
-            self._demo(clock)
-            clock.move_to(ORDERS_BACK)
-            if clock.back:
+            self._demo(clock, fresh=fresh)
+            if fresh:
                 self.stdout.write(
-                    f"simulate: a fresh database: the demo written as of {DEMO_BACK.days} days "
-                    f"ago, the orders on a clock {ORDERS_BACK.days} day behind the wall clock"
+                    f"simulate: a fresh database: the demo written as of {days} days ago"
                 )
-            self._simulate(total, every)
+            self._simulate(clock, total, every)
 
     @staticmethod
-    def _fresh() -> bool:
-        """No demo yet, and nothing recorded in the last DEMO_BACK: the clock may go back."""
+    def _fresh(history: dt.timedelta) -> bool:
+        """No demo yet, and nothing recorded in the period: the clock may go back."""
         if len(demo._users()) == 8:
             return False
-        return not AuditEvent.objects.filter(occurred_at__gt=now() - DEMO_BACK).exists()
+        return not AuditEvent.objects.filter(occurred_at__gt=now() - history).exists()
 
-    def _simulate(self, total: int, every: int) -> None:
+    def _simulate(self, clock: _Clock, total: int, every: int) -> None:
         users = demo._users()
         product = chain_selectors.products().filter(code=PRODUCT).first()
         if product is None or len(users) < 8:
@@ -157,17 +188,29 @@ class Command(BaseCommand):
         if master is None:
             raise CommandError("no effective master batch record for the demo product")
         needs = self._needs(master.definition)
-        if total and not self._can_complete(users["operator"], master):
+        done = set(
+            chain_selectors.patients_for(users["clinic"])
+            .filter(site=clinic, site_patient_id__startswith=PREFIX)
+            .values_list("site_patient_id", flat=True)
+        )
+        todo = [i for i in range(1, total + 1) if _spec(i).site_patient_id not in done]
+        first = self._first_day(clock, users["operator"], todo)
+        if todo:
+            days = math.ceil(len(todo) / PER_DAY)
             self.stdout.write(
-                "simulate: the operator's training is less than a day old on this database's "
-                "clock: each batch stops, in progress, at the 18-hour activation timer"
+                f"simulate: {len(todo):,} orders, {PER_DAY} a day: {days} simulated day(s) from "
+                f"{first:%Y-%m-%d %H:%M} UTC"
             )
-        start, made, skipped, completed = time.perf_counter(), 0, 0, 0
-        for i in range(1, total + 1):
+        start, made, completed = time.perf_counter(), 0, 0
+        for n, i in enumerate(todo):
+            if n % PER_DAY == 0:
+                clock.move_on_to(first + n // PER_DAY * DAY)
+                if not self._can_complete(users["operator"], master):
+                    raise CommandError(
+                        f"the operator was not trained 21 h before {now():%Y-%m-%d %H:%M} UTC"
+                    )
+                self._service_due(users, mfg)
             spec = _spec(i)
-            if chain_selectors.patient_enrolled(site=clinic, site_patient_id=spec.site_patient_id):
-                skipped += 1
-                continue
             self._restock(needs, users, mfg)
             demo._capacity(users["supervisor"], mfg)
             ended = now() - dt.timedelta(hours=demo.START_HOURS_AGO + 3)
@@ -185,19 +228,69 @@ class Command(BaseCommand):
                     source_id=str(batch.pk),
                 )
             made += 1
-            if made % every == 0 or i == total:
+            if made % every == 0 or made == len(todo):
                 spent = time.perf_counter() - start
                 self.stdout.write(
-                    f"  {i:,}/{total:,} orders ({made:,} new, {skipped:,} existing) "
-                    f"{spent:.0f} s, {made / spent:.2f} orders/s, peak RSS {_peak_rss_mb():.0f} MB"
+                    f"  {i:,}/{total:,} orders ({made:,} new, {total - len(todo):,} existing), "
+                    f"day {now():%Y-%m-%d}, {spent:.0f} s, {made / spent:.2f} orders/s, "
+                    f"peak RSS {_peak_rss_mb():.0f} MB"
                 )
         spent = time.perf_counter() - start
         rate = f", {made / spent:.2f} orders/s" if made else ""
         self.stdout.write(
             f"simulate: {made:,} orders written ({completed:,} batches completed, "
-            f"{made - completed:,} in progress), {skipped:,} already there; {spent:.1f} s{rate}; "
-            f"peak RSS {_peak_rss_mb():.0f} MB"
+            f"{made - completed:,} in progress), {total - len(todo):,} already there; "
+            f"{spent:.1f} s{rate}; peak RSS {_peak_rss_mb():.0f} MB"
         )
+
+    @staticmethod
+    def _first_day(clock: _Clock, operator: User, todo: list[int]) -> dt.datetime:
+        """When the first simulated day starts: after the last recorded event and a day after
+        the operator's last training; refused when the days needed do not fit before now."""
+        last = AuditEvent.objects.order_by("-seq").values_list("occurred_at", flat=True).first()
+        trained = [a.completed_at for a in training_selectors.completed_assignments(operator)]
+        trained += [q.granted_at for q in training_selectors.current_qualifications(operator)]
+        ready = [m + READY_AFTER for m in trained if m is not None]
+        first = max([m for m in (last, *ready) if m is not None], default=now())
+        days = math.ceil(len(todo) / PER_DAY)
+        if days > MAX_DAYS:
+            raise CommandError(
+                f"{len(todo):,} orders at {PER_DAY} a day need {days} days: more than "
+                f"{MAX_DAYS}, which the demo's 6-month APS qualification would not outlast"
+            )
+        if days and first + (days - 1) * DAY > clock.wall():
+            raise CommandError(
+                f"{len(todo):,} orders at {PER_DAY} a day need {days} days from "
+                f"{first:%Y-%m-%d %H:%M} UTC (after the last recorded event, the operator "
+                "trained a day before), which do not fit before now: nothing written. Run it "
+                "on a fresh database (with --history-days for room), or later"
+            )
+        return first
+
+    @staticmethod
+    def _service_due(users: dict[str, User], site: Site) -> None:
+        """The calibration or maintenance of each unit the batches scan that falls due within
+        SERVICE_AHEAD_DAYS, done now and passed (signed by QC, a certificate for a
+        calibration)."""
+        tags = {v["unit"] for v in demo.VALUES.values() if "unit" in v}
+        for row in equipment_selectors.due_plans(within_days=SERVICE_AHEAD_DAYS, site=site):
+            plan = row.plan
+            if plan.equipment.equipment_id not in tags:
+                continue
+            certificate = None
+            if plan.kind == "calibration":
+                tag = plan.equipment.equipment_id
+                pdf = minimal_pdf(f"Calibration certificate {tag}", (plan.title, "Result: pass"))
+                certificate = File(io.BytesIO(pdf), name=f"{tag}-calibration-{now():%Y%m%d}.pdf")
+            equipment.record_service(
+                actor=users["qc"],
+                plan_id=plan.pk,
+                performed_at=now(),
+                result="pass",
+                password=DEMO_PASSWORD,
+                certificate=certificate,
+                remarks="Simulated: within tolerance.",
+            )
 
     @staticmethod
     def _can_complete(operator: User, master: MasterRecord) -> bool:
@@ -207,16 +300,16 @@ class Command(BaseCommand):
         return demo._can_back_date(operator, master, stated)
 
     @staticmethod
-    def _demo(clock: _Clock) -> None:
-        """The demo (idempotent), through the same loaders as `vein2vein demo`; the clock
-        moves on to ORDERS_BACK before the manufacturing demo, whose completed batch needs
-        the operator trained a day before."""
+    def _demo(clock: _Clock, *, fresh: bool) -> None:
+        """The demo (idempotent), through the same loaders as `vein2vein demo`; on a fresh
+        database the clock moves on a day before the manufacturing demo, whose completed
+        batch needs the operator trained a day before."""
         from vein2vein.core.management.commands.demo import APP_DEMOS
 
         load_core_demo()
         for module_name in APP_DEMOS:
-            if module_name == demo.__name__:
-                clock.move_to(ORDERS_BACK)
+            if fresh and module_name == demo.__name__:
+                clock.move_to(clock.back - DAY)
             importlib.import_module(module_name).load_demo()
 
     @staticmethod
