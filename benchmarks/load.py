@@ -268,10 +268,6 @@ def prepare(n_orders: int, n_pairs: int, n_people: int) -> Plan:
         }
         for i in range(n_people)
     ]
-    # One after another: an equipment write locks its site's row (select_related("site") with
-    # select_for_update) before the audit chain's lock, and any write that references the
-    # site takes the chain's lock before its deferred foreign-key check on that row at
-    # COMMIT, so two of them at once can deadlock (seen here with two processes).
     pairs = [make_pair(k) for k in range(1, n_pairs + 1)]
     connections.close_all()  # the forked processes open their own
     ended = now() - dt.timedelta(hours=3)

@@ -43,7 +43,9 @@ def _locked(key: str, scope: str, year: int) -> NumberSequence:
     select_for_update waits for the winner's lock, then sees the winner's count."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("numbering.allocate must run inside the caller's transaction")
-    found = NumberSequence.objects.select_for_update().filter(key=key, scope=scope, year=year)
+    found = NumberSequence.objects.select_for_update(no_key=True, of=("self",)).filter(
+        key=key, scope=scope, year=year
+    )
     row = found.first()
     if row is None:
         NumberSequence.objects.bulk_create(

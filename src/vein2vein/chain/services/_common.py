@@ -115,7 +115,7 @@ def locked_order(order_id: int) -> TherapyOrder:
     """The order row locked, and only it: with its joins, FOR UPDATE would also lock the
     patient, product and site rows every other order shares, serialising all chain work."""
     found = (
-        TherapyOrder.objects.select_for_update(of=("self",))
+        TherapyOrder.objects.select_for_update(no_key=True, of=("self",))
         .select_related(*_ORDER_RELATED)
         .filter(pk=order_id)
         .first()

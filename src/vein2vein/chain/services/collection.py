@@ -170,7 +170,7 @@ def record_collection(
         )
         collection.save(force_insert=True)
         booking = (
-            SlotBooking.objects.select_for_update()
+            SlotBooking.objects.select_for_update(no_key=True, of=("self",))
             .filter(order=o, status=BookingStatus.BOOKED)
             .first()
         )
@@ -232,7 +232,9 @@ def correct_collection(*, actor: User, order_id: int, reason: str, **fields: Any
     why = c.reason(reason)
     with transaction.atomic():
         o = c.locked_order(found.pk)
-        collection = Collection.objects.select_for_update().filter(order=o).first()
+        collection = (
+            Collection.objects.select_for_update(no_key=True, of=("self",)).filter(order=o).first()
+        )
         if collection is None:
             raise Conflict(f"order {o.coi} has no collection to correct", field="order_id")
         changes = c.apply_correction(

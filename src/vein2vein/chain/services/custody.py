@@ -281,7 +281,7 @@ def disposition_receipt(
     proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         o = c.locked_order(found.order_id)
-        receipt = Receipt.objects.select_for_update().get(pk=found.pk)
+        receipt = Receipt.objects.select_for_update(no_key=True, of=("self",)).get(pk=found.pk)
         if receipt.decision != ReceiptDecision.QUARANTINE:
             raise Conflict(
                 f"the receipt of order {o.coi} was dispositioned meanwhile", field="order_id"

@@ -146,7 +146,7 @@ def update_product(*, actor: User, product_id: int, reason: str, **fields: Any) 
     why = c.reason(reason)
     with transaction.atomic():
         product = (
-            TherapyProduct.objects.select_for_update()
+            TherapyProduct.objects.select_for_update(no_key=True, of=("self",))
             .filter(pk=c.record_id(product_id, "product_id"))
             .first()
         )
@@ -289,7 +289,7 @@ def correct_patient(*, actor: User, patient_id: int, reason: str, **fields: Any)
     values = _patient_values(fields)
     why = c.reason(reason)
     with transaction.atomic():
-        p = Patient.objects.select_for_update().get(pk=found.pk)
+        p = Patient.objects.select_for_update(no_key=True, of=("self",)).get(pk=found.pk)
         changes = c.apply_correction(
             p, values, fields=Patient.RECORD_FIELDS, check=_check_corrected_patient
         )
@@ -354,7 +354,9 @@ def create_order(
             field="patient_id",
         )
     with transaction.atomic():
-        Patient.objects.select_for_update().get(pk=p.pk)  # one open order at a time, per product
+        Patient.objects.select_for_update(no_key=True, of=("self",)).get(
+            pk=p.pk
+        )  # one open order at a time, per product
         open_order = (
             TherapyOrder.objects.filter(patient=p, product=product)
             .exclude(status__in=[OrderStatus.INFUSED, OrderStatus.REJECTED, OrderStatus.CANCELLED])
@@ -406,7 +408,7 @@ def cancel_order(*, actor: User, order_id: int, reason: str) -> TherapyOrder:
         o = c.locked_order(found.pk)
         c.check_transition(o, OrderStatus.CANCELLED)
         before = o.status
-        for booking in SlotBooking.objects.select_for_update().filter(
+        for booking in SlotBooking.objects.select_for_update(no_key=True, of=("self",)).filter(
             order=o, status=BookingStatus.BOOKED
         ):
             booking.status = BookingStatus.CANCELLED

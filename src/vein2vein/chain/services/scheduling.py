@@ -73,7 +73,11 @@ def set_capacity(
 
 
 def _set_day(*, actor: User, at: Site, day: dt.date, slots: int, why: str) -> SlotCapacity:
-    row = SlotCapacity.objects.select_for_update().filter(site=at, day=day).first()
+    row = (
+        SlotCapacity.objects.select_for_update(no_key=True, of=("self",))
+        .filter(site=at, day=day)
+        .first()
+    )
     booked = _booked(at, day)
     if slots < booked:
         raise Conflict(
@@ -115,7 +119,11 @@ def _booked(at: Site, day: dt.date) -> int:
 def _reserve(*, actor: User, o: TherapyOrder, day: dt.date) -> SlotBooking:
     """Inside the caller's transaction, with the order locked: take one slot on `day`."""
     at = o.manufacturing_site
-    row = SlotCapacity.objects.select_for_update().filter(site=at, day=day).first()
+    row = (
+        SlotCapacity.objects.select_for_update(no_key=True, of=("self",))
+        .filter(site=at, day=day)
+        .first()
+    )
     if row is None or row.capacity == 0:
         raise Conflict(f"{at.code} takes no collections on {day}", field="day")
     booked = _booked(at, day)
@@ -189,7 +197,9 @@ def book_slot(*, actor: User, order_id: int, day: object) -> SlotBooking:
 
 def _active_booking(o: TherapyOrder) -> SlotBooking:
     booking = (
-        SlotBooking.objects.select_for_update().filter(order=o, status=BookingStatus.BOOKED).first()
+        SlotBooking.objects.select_for_update(no_key=True, of=("self",))
+        .filter(order=o, status=BookingStatus.BOOKED)
+        .first()
     )
     if booking is None:
         raise Conflict(f"order {o.coi} has no booked slot", field="order_id")

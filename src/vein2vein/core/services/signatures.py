@@ -167,7 +167,9 @@ def apply_signature(
     _require_signing_role(actor, sig_meaning, record)
     why = _validate.text(reason, "reason", max_length=2000, required=False)
     # Lock and re-read the record: the hash must cover what is stored, not a stale copy.
-    record = type(record)._default_manager.select_for_update().get(pk=record.pk)
+    record = (
+        type(record)._default_manager.select_for_update(no_key=True, of=("self",)).get(pk=record.pk)
+    )
     if sig_meaning in SECOND_PERSON_MEANINGS:
         require_second_person(
             performer=performed_by or performer_of(record), second=actor, action=meaning

@@ -119,7 +119,7 @@ def create_site(
 
 
 def _locked(site_id: int) -> Site:
-    site = Site.objects.select_for_update().filter(pk=site_id).first()
+    site = Site.objects.select_for_update(no_key=True, of=("self",)).filter(pk=site_id).first()
     if site is None:
         raise NotFound(f"site {site_id} does not exist", field="site_id")
     return site

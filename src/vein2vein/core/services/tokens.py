@@ -131,7 +131,11 @@ def revoke_api_token(*, actor: User | None, prefix: str, reason: str) -> ApiToke
     if not _PREFIX_RE.fullmatch(prefix):
         raise NotFound(f"no token with prefix {prefix!r}", field="prefix")
     with transaction.atomic():
-        token = ApiToken.objects.select_for_update().filter(prefix=prefix).first()
+        token = (
+            ApiToken.objects.select_for_update(no_key=True, of=("self",))
+            .filter(prefix=prefix)
+            .first()
+        )
         if token is None:
             raise NotFound(f"no token with prefix {prefix}", field="prefix")
         if (

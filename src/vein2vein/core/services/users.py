@@ -33,7 +33,7 @@ def _password(value: object, user: User | None = None, field: str = "password") 
 
 
 def _user(user_id: int, *, lock: bool = True) -> User:
-    qs = User.objects.select_for_update() if lock else User.objects.all()
+    qs = User.objects.select_for_update(no_key=True, of=("self",)) if lock else User.objects.all()
     user = qs.filter(pk=user_id).first()
     if user is None:
         raise NotFound(f"user {user_id} does not exist", field="user_id")
@@ -222,7 +222,11 @@ def revoke_role(*, actor: User, assignment_id: int, reason: str) -> RoleAssignme
     require(actor, Perm.USER_MANAGE)
     why = _validate.reason(reason)
     with transaction.atomic():
-        assignment = RoleAssignment.objects.select_for_update().filter(pk=assignment_id).first()
+        assignment = (
+            RoleAssignment.objects.select_for_update(no_key=True, of=("self",))
+            .filter(pk=assignment_id)
+            .first()
+        )
         if assignment is None:
             raise NotFound(f"role assignment {assignment_id} does not exist", field="assignment_id")
         if assignment.user_id == actor.pk:

@@ -78,9 +78,9 @@ def lock_version(version_id: int) -> DocumentVersion:
     )
     if document_id is None:
         raise NotFound(f"document version {version_id} does not exist", field="version_id")
-    Document.objects.select_for_update().get(pk=document_id)
+    Document.objects.select_for_update(no_key=True, of=("self",)).get(pk=document_id)
     return (
-        DocumentVersion.objects.select_for_update()
+        DocumentVersion.objects.select_for_update(no_key=True, of=("self",))
         .select_related("document", "created_by")
         .get(pk=version_id)
     )

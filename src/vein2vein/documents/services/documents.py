@@ -175,13 +175,17 @@ def obsolete_document(*, actor: User, document_id: int, reason: str) -> Document
     if isinstance(document_id, bool) or not isinstance(document_id, int):
         raise ValidationFailed("document_id must be a number", field="document_id")
     with transaction.atomic():
-        document = Document.objects.select_for_update().filter(pk=document_id).first()
+        document = (
+            Document.objects.select_for_update(no_key=True, of=("self",))
+            .filter(pk=document_id)
+            .first()
+        )
         if document is None:
             raise NotFound(f"document {document_id} does not exist", field="document_id")
         if document.obsoleted_at is not None:
             raise Conflict(f"{document.number} is already obsolete", field="document_id")
         versions = list(
-            DocumentVersion.objects.select_for_update()
+            DocumentVersion.objects.select_for_update(no_key=True, of=("self",))
             .filter(document=document, status__in=[*c.IN_FLIGHT, VersionStatus.EFFECTIVE])
             .order_by("pk")
         )

@@ -86,7 +86,7 @@ def create_version(
     saved: list[str] = []
     try:
         with transaction.atomic():
-            doc = Document.objects.select_for_update().get(pk=document.pk)
+            doc = Document.objects.select_for_update(no_key=True, of=("self",)).get(pk=document.pk)
             if doc.obsoleted_at is not None:
                 raise Conflict(f"{doc.number} is obsolete: no new versions", field="document")
             pending = doc.versions.filter(status__in=c.IN_FLIGHT).order_by("version").first()
@@ -380,7 +380,7 @@ def _activate(version: DocumentVersion, *, actor: User | None, today: dt.date) -
             field="version_id",
         )
     previous = (
-        DocumentVersion.objects.select_for_update()
+        DocumentVersion.objects.select_for_update(no_key=True, of=("self",))
         .filter(document_id=version.document_id, status=VersionStatus.EFFECTIVE)
         .first()
     )

@@ -71,7 +71,7 @@ def equipment(equipment_id: object, *, lock: bool = False) -> Equipment:
         raise NotFound(f"equipment {tag} does not exist", field="equipment_id")
     qs = Equipment.objects.select_related("site")
     if lock:
-        qs = qs.select_for_update()
+        qs = qs.select_for_update(no_key=True, of=("self",))
     found = qs.filter(equipment_id=tag.strip().upper()).first()
     if found is None:
         raise NotFound(f"equipment {tag} does not exist", field="equipment_id")
@@ -85,7 +85,7 @@ def fetch(model: type[M], pk: object, field: str, *, lock: bool = False) -> M:
     key = _validate.record_id(pk, field, strict=True)
     qs = model._default_manager.all()
     if lock:
-        qs = qs.select_for_update()
+        qs = qs.select_for_update(no_key=True, of=("self",))
     obj = qs.filter(pk=key).first()
     if obj is None:
         raise NotFound(f"{model._meta.verbose_name} {key} does not exist", field=field)

@@ -33,7 +33,7 @@ def batch(batch_id: object, field: str = "batch_id") -> Batch:
 
 def locked_batch(pk: int) -> Batch:
     return (
-        Batch.objects.select_for_update(of=("self",))
+        Batch.objects.select_for_update(no_key=True, of=("self",))
         .select_related("master_record", "site", "order")
         .get(pk=pk)
     )

@@ -115,7 +115,11 @@ def _store_master_record(*, version: DocumentVersion, text: str, actor: User) ->
         "parsed_by": actor,
         "parsed_at": now(),
     }
-    existing = MasterRecord.objects.select_for_update().filter(document_version=version).first()
+    existing = (
+        MasterRecord.objects.select_for_update(no_key=True, of=("self",))
+        .filter(document_version=version)
+        .first()
+    )
     if existing is None:
         record = MasterRecord.objects.create(document_version=version, **values)
         audit.append_event(

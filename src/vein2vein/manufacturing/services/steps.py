@@ -346,7 +346,7 @@ def verify_entry(
     proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
         c.locked_batch(b.pk)
-        entry = StepEntry.objects.select_for_update().get(pk=found.pk)
+        entry = StepEntry.objects.select_for_update(no_key=True, of=("self",)).get(pk=found.pk)
         if entry.status != EntryStatus.AWAITING_VERIFICATION:
             raise Conflict(f"entry #{entry.seq} was verified meanwhile", field="entry_id")
         entry.status = EntryStatus.DONE
@@ -422,7 +422,7 @@ def correct_entry(
         )
     with transaction.atomic():
         b = c.locked_batch(b.pk)
-        old = StepEntry.objects.select_for_update().get(pk=found.pk)
+        old = StepEntry.objects.select_for_update(no_key=True, of=("self",)).get(pk=found.pk)
         if old.status == EntryStatus.SUPERSEDED:
             raise Conflict(f"entry #{old.seq} was corrected meanwhile", field="entry_id")
         previous_status = old.status

@@ -92,7 +92,7 @@ def lot(lot_id: object) -> Lot:
 
 def lock_lot(lot_id: int) -> Lot:
     found = (
-        Lot.objects.select_for_update()
+        Lot.objects.select_for_update(no_key=True, of=("self",))
         .select_related("material", "supplier", "site")
         .filter(pk=lot_id)
         .first()

@@ -92,7 +92,11 @@ def create_supplier(
 
 
 def _locked_supplier(supplier_id: object) -> Supplier:
-    found = Supplier.objects.select_for_update().filter(pk=c.pk(supplier_id, "supplier_id")).first()
+    found = (
+        Supplier.objects.select_for_update(no_key=True, of=("self",))
+        .filter(pk=c.pk(supplier_id, "supplier_id"))
+        .first()
+    )
     if found is None:
         raise NotFound(f"supplier {supplier_id} does not exist", field="supplier_id")
     return found
@@ -264,7 +268,9 @@ def update_material(*, actor: User, material_id: int, reason: str, **fields: Any
     why = c.reason(reason)
     with transaction.atomic():
         material = (
-            Material.objects.select_for_update().filter(pk=c.pk(material_id, "material_id")).first()
+            Material.objects.select_for_update(no_key=True, of=("self",))
+            .filter(pk=c.pk(material_id, "material_id"))
+            .first()
         )
         if material is None:
             raise NotFound(f"material {material_id} does not exist", field="material_id")
@@ -299,7 +305,9 @@ def approve_supplier_for_material(
     why = c.text(reason, "reason", max_length=2000, required=False)
     with transaction.atomic():
         material = (
-            Material.objects.select_for_update().filter(pk=c.pk(material_id, "material_id")).first()
+            Material.objects.select_for_update(no_key=True, of=("self",))
+            .filter(pk=c.pk(material_id, "material_id"))
+            .first()
         )
         if material is None:
             raise NotFound(f"material {material_id} does not exist", field="material_id")
@@ -330,7 +338,7 @@ def remove_supplier_from_material(
     why = c.reason(reason)
     with transaction.atomic():
         link = (
-            MaterialSupplier.objects.select_for_update()
+            MaterialSupplier.objects.select_for_update(no_key=True, of=("self",))
             .select_related("material", "supplier")
             .filter(
                 material_id=c.pk(material_id, "material_id"),

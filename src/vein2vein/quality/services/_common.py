@@ -101,7 +101,7 @@ M = TypeVar("M", bound=models.Model)
 
 
 def locked(model: type[M], pk: int, field: str) -> M:
-    obj = model._default_manager.select_for_update().filter(pk=pk).first()
+    obj = model._default_manager.select_for_update(no_key=True, of=("self",)).filter(pk=pk).first()
     if obj is None:
         raise NotFound(f"{model._meta.verbose_name} {pk} does not exist", field=field)
     return obj

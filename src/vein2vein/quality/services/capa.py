@@ -383,6 +383,8 @@ def cancel_capa(*, actor: User, capa_id: int, reason: str) -> Capa:
         audit.append_event(
             actor=actor, action="quality.capa.cancelled", record=capa, changes=changes, reason=why
         )
-        for action in capa.actions.select_for_update().exclude(status__in=ACTION_FINISHED):
+        for action in capa.actions.select_for_update(no_key=True, of=("self",)).exclude(
+            status__in=ACTION_FINISHED
+        ):
             _cancel_action(action, actor, f"CAPA {capa.number} cancelled: {why}")
     return capa

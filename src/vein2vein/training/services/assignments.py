@@ -28,7 +28,7 @@ from ..permissions import TrainingPerm
 def _supersede_older(version: DocumentVersion, actor: User | None, at: dt.datetime) -> None:
     """Open assignments for any other version of the document are moot: close them."""
     stale = (
-        TrainingAssignment.objects.select_for_update(of=("self",))
+        TrainingAssignment.objects.select_for_update(no_key=True, of=("self",))
         .filter(
             document_version__document_id=version.document_id,
             status__in=OPEN_ASSIGNMENT_STATUSES,
@@ -61,7 +61,9 @@ def _assign_version(version: DocumentVersion, actor: User | None) -> list[Traini
     """Inside the caller's transaction: assign `version` to everyone whose curriculum lists its
     document and who has no assignment for it yet. Idempotent."""
     # One assigner per version at a time: two runs never race to create the same row.
-    DocumentVersion.objects.select_for_update(of=("self",)).filter(pk=version.pk).first()
+    DocumentVersion.objects.select_for_update(no_key=True, of=("self",)).filter(
+        pk=version.pk
+    ).first()
     at = now()
     _supersede_older(version, actor, at)
     already = set(
@@ -148,7 +150,7 @@ def _assignment(assignment_id: int) -> TrainingAssignment:
 
 def _locked(assignment_id: int) -> TrainingAssignment:
     return (
-        TrainingAssignment.objects.select_for_update(of=("self",))
+        TrainingAssignment.objects.select_for_update(no_key=True, of=("self",))
         .select_related("document_version__document", "site")
         .get(pk=assignment_id)
     )

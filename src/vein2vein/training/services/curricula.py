@@ -116,7 +116,9 @@ def update_qualification_type(
     code = _validate.text(code, "code", max_length=40).upper()
     with transaction.atomic():
         kind_row = (
-            QualificationType.objects.select_for_update(of=("self",)).filter(code=code).first()
+            QualificationType.objects.select_for_update(no_key=True, of=("self",))
+            .filter(code=code)
+            .first()
         )
         if kind_row is None:
             raise NotFound(f"qualification type {code} does not exist", field="code")
@@ -199,7 +201,7 @@ def create_curriculum(
 
 def _locked_curriculum(actor: User, curriculum_id: int) -> Curriculum:
     curriculum = (
-        Curriculum.objects.select_for_update(of=("self",))
+        Curriculum.objects.select_for_update(no_key=True, of=("self",))
         .select_related("site")
         .filter(pk=curriculum_id)
         .first()
@@ -332,7 +334,7 @@ def remove_curriculum_item(*, actor: User, item_id: int, reason: str) -> Curricu
     why = _validate.reason(reason)
     with transaction.atomic():
         item = (
-            CurriculumItem.objects.select_for_update(of=("self",))
+            CurriculumItem.objects.select_for_update(no_key=True, of=("self",))
             .select_related("document", "qualification_type")
             .filter(pk=item_id)
             .first()

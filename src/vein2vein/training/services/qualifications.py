@@ -67,7 +67,7 @@ def grant_qualification(
     with transaction.atomic():
         at = now()
         previous = (
-            Qualification.objects.select_for_update()
+            Qualification.objects.select_for_update(no_key=True, of=("self",))
             .filter(user=person, qualification_type=kind, status=QualificationStatus.ACTIVE)
             .first()
         )
@@ -118,7 +118,7 @@ def revoke_qualification(*, actor: User, qualification_id: int, reason: str) -> 
     why = _validate.reason(reason)
     with transaction.atomic():
         qualification = (
-            Qualification.objects.select_for_update(of=("self",))
+            Qualification.objects.select_for_update(no_key=True, of=("self",))
             .select_related("qualification_type", "user", "site")
             .filter(pk=qualification_id)
             .first()
