@@ -309,7 +309,7 @@ def test_change_list_filters_and_my_work(approved, operator, operator2, supervis
     assert [c.pk for c in selectors.change_controls(owner=operator2)] == [approved.pk]
     assert [c.pk for c in selectors.change_controls(status="approved")] == [approved.pk]
     assert [c.pk for c in selectors.change_controls(status="active")] == [approved.pk]
-    assert selectors.change_controls(overdue=True) == []
+    assert list(selectors.change_controls(overdue=True)) == []
     assert [t.pk for t in selectors.my_open_actions(operator2).tasks] == [task.pk]
     other = services.submit_change(
         actor=operator, change_id=change_draft(operator, approved.site).pk

@@ -509,9 +509,9 @@ def test_overdue_is_computed_from_server_time_at_the_site(supervisor, operator, 
         assert dev.is_overdue
         assert [d.pk for d in selectors.deviations(overdue=True)] == [dev.pk]
         assert [d.pk for d in selectors.overdue().deviations] == [dev.pk]
-        assert selectors.deviations(overdue=False) == []
+        assert list(selectors.deviations(overdue=False)) == []
     assert not dev.is_overdue
-    assert selectors.deviations(overdue=True) == []
+    assert list(selectors.deviations(overdue=True)) == []
     services.cancel_deviation(actor=supervisor, deviation_id=dev.pk, reason="Raised in error")
     with mock.patch("django.utils.timezone.now", return_value=later):
         dev.refresh_from_db()

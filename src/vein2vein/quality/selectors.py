@@ -34,6 +34,7 @@ from .models import (
     ChangeControl,
     ChangeTask,
     Deviation,
+    DeviationLink,
     EffectivenessCheck,
 )
 
@@ -47,6 +48,14 @@ def _maybe_past(qs: QuerySet[Any], field: str = "due_date") -> QuerySet[Any]:
     return qs.filter(**{f"{field}__lt": latest_today})
 
 
+def _split_overdue(qs: QuerySet[Any], candidates: QuerySet[Any], overdue: bool) -> QuerySet[Any]:
+    """`qs` narrowed to the overdue rows, or to the others, still a query (paged in the
+    database). Only the candidates, due before the latest today anywhere, are read in
+    Python, where each is judged by today at its own site."""
+    late = [row.pk for row in candidates if row.is_overdue]
+    return qs.filter(pk__in=late) if overdue else qs.exclude(pk__in=late)
+
+
 # --- deviations -----------------------------------------------------------------------------
 def deviations(
     *,
@@ -58,7 +67,11 @@ def deviations(
     site: Site | None = None,
 ) -> list[Deviation] | QuerySet[Deviation]:
     """Deviations newest first; `owner` is whoever raised or investigates them."""
-    qs = Deviation.objects.select_related("site", "raised_by", "investigator")
+    qs = Deviation.objects.select_related(
+        "site", "raised_by", "investigator", "closed_by"
+    ).prefetch_related(
+        "capas", Prefetch("links", DeviationLink.objects.select_related("linked_by"))
+    )
     if status == "active":
         qs = qs.filter(status__in=DEVIATION_ACTIVE)
     elif status:
@@ -75,9 +88,8 @@ def deviations(
         qs = qs.filter(site=site)
     if overdue is None:
         return qs
-    if overdue:
-        return [d for d in _maybe_past(qs.filter(status__in=DEVIATION_ACTIVE)) if d.is_overdue]
-    return [d for d in qs if not d.is_overdue]
+    candidates = _maybe_past(Deviation.objects.filter(status__in=DEVIATION_ACTIVE))
+    return _split_overdue(qs, candidates.select_related("site"), overdue)
 
 
 def describe(record_type: str, record_id: str) -> str:
@@ -169,7 +181,18 @@ def capas(
         qs = qs.filter(site=site)
     if overdue is None:
         return qs
-    return [c for c in qs if c.is_overdue == overdue]
+    latest_today = (now() + _MAX_OFFSET).date()
+    candidates = (
+        Capa.objects.filter(status=CapaStatus.OPEN)
+        .filter(Q(actions__due_date__lt=latest_today) | Q(checks__due_date__lt=latest_today))
+        .distinct()
+        .select_related("site")
+        .prefetch_related(
+            Prefetch("actions", CapaAction.objects.select_related("capa__site")),
+            Prefetch("checks", EffectivenessCheck.objects.select_related("capa__site")),
+        )
+    )
+    return _split_overdue(qs, candidates, overdue)
 
 
 def capa_timeline(capa: Capa) -> list[dict[str, object]]:
@@ -198,7 +221,9 @@ def change_controls(
         qs = qs.filter(site=site)
     if overdue is None:
         return qs
-    return [c for c in qs if any(t.is_overdue for t in c.tasks.all()) == overdue]
+    late_tasks = _maybe_past(ChangeTask.objects.filter(status=TaskStatus.OPEN))
+    late = {t.change_id for t in late_tasks.select_related("change__site") if t.is_overdue}
+    return qs.filter(pk__in=late) if overdue else qs.exclude(pk__in=late)
 
 
 def change_timeline(change: ChangeControl) -> list[dict[str, object]]:
