@@ -8,6 +8,7 @@ too) and `Route.url` fills a route's arguments in."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -24,6 +25,7 @@ from django.utils.regex_helper import normalize
 
 BUDGET = 40  # queries per request, every page and API read, every role (the dashboard: 40)
 MAX_REPEATS = 3  # the same query shape more often than this is a loop querying per row
+PER_ROW_FROM = 3  # rows from which a list is also compared with itself at ?limit=1 (per_row)
 
 # Statements that are bookkeeping, not reads: a transaction's savepoints differ only by name.
 _BOOKKEEPING = re.compile(r"^\s*(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT)\b", re.I)
@@ -84,6 +86,36 @@ def problems(measured: Measured, *, budget: int = BUDGET) -> list[str]:
     for sql, n in measured.repeated():
         found.append(f"{measured.label}: one query shape {n} times: {sql[:300]}")
     return found
+
+
+def rows(measured: Measured) -> int | None:
+    """How many rows an API list answered (a JSON array), else None."""
+    response = measured.response
+    if response is None or not response.get("Content-Type", "").startswith("application/json"):
+        return None
+    body = json.loads(response.content)
+    return len(body) if isinstance(body, list) else None
+
+
+def one_row_url(url: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}limit=1"
+
+
+def per_row(full: Measured, one: Measured) -> list[str]:
+    """Query shapes of a list that grow with its rows: `full` answered n >= PER_ROW_FROM rows,
+    `one` the same list at ?limit=1. A prefetch adds one query per relation, however many rows,
+    so a shape run at least 2 and n - 1 more times is run per row: an N+1 on a list too
+    short for MAX_REPEATS to see (3 rows, 2 queries each, is 3 repeats)."""
+    n = rows(full)
+    if n is None or n < PER_ROW_FROM or rows(one) != 1:
+        return []
+    counts = Counter(shape(q) for q in full.queries if not _BOOKKEEPING.match(q))
+    counts.subtract(shape(q) for q in one.queries if not _BOOKKEEPING.match(q))
+    return [
+        f"{full.label}: one query shape {more} more times for {n} rows than for 1: {sql[:300]}"
+        for sql, more in counts.most_common()
+        if more >= n - 1
+    ]
 
 
 # --- the routes -----------------------------------------------------------------------------

@@ -22,7 +22,18 @@ from django.test import Client
 from django.urls import path
 
 from tests.core.helpers import DEMO_USERNAMES
-from tests.page_budget import BUDGET, Measured, Route, measure, problems, routes
+from tests.page_budget import (
+    BUDGET,
+    PER_ROW_FROM,
+    Measured,
+    Route,
+    measure,
+    one_row_url,
+    per_row,
+    problems,
+    routes,
+    rows,
+)
 from vein2vein.core.demo import load_demo as load_core_demo
 from vein2vein.core.management.commands.demo import APP_DEMOS
 from vein2vein.core.models import Site, User
@@ -242,6 +253,8 @@ def test_every_page_and_api_read_keeps_the_budget_for_every_role(db) -> None:  #
     failures: list[str] = []
     requested = counted = 0
     per_route: list[tuple[str, int, int]] = []
+    longest: dict[str, int] = {}  # an API list's most rows seen by any role
+    compared: set[str] = set()  # lists compared with their first row alone (per_row)
     for route in routes():
         if route.pattern in EXCLUDED:
             continue
@@ -270,6 +283,12 @@ def test_every_page_and_api_read_keeps_the_budget_for_every_role(db) -> None:  #
                 continue
             counted += 1
             seen_by += 1
+            n = rows(m)
+            if n is not None:
+                longest[url] = max(longest.get(url, 0), n)
+                if n >= PER_ROW_FROM and url not in compared:
+                    compared.add(url)
+                    failures.extend(per_row(m, get(role, one_row_url(url), is_api)))
             worst = max(worst, m.count)
             failures.extend(problems(m))
             writes = set(m.writes()) - _allowed_writes(m)
@@ -283,6 +302,13 @@ def test_every_page_and_api_read_keeps_the_budget_for_every_role(db) -> None:  #
                 "does it need a query string in QUERIES, or should it be excluded?"
             )
     print(f"\n{requested} requests, {counted} counted, over {len(per_route)} routes")
+    thin = sorted(url for url, n in longest.items() if n < PER_ROW_FROM)
+    print(
+        f"{len(longest)} API lists, {len(thin)} with under {PER_ROW_FROM} rows in the demo "
+        "(an N+1 there is not seen):"
+    )
+    for url in thin:
+        print(f"  {longest[url]} rows  {url}")
     for url, seen_by, worst in sorted(per_route, key=lambda r: -r[2]):
         print(f"  {worst:3d} queries  {seen_by:2d} roles  {url}")
     assert not failures, f"{len(failures)} problem(s), budget {BUDGET}:\n" + "\n".join(failures)
@@ -306,7 +332,25 @@ def _assignments():  # type: ignore[no-untyped-def]
     return RoleAssignment.objects.order_by("pk")
 
 
-urlpatterns = [path("n-plus-one/", _n_plus_one), path("one-query/", _one_query)]
+def _n_plus_one_list(request: HttpRequest) -> HttpResponse:
+    """An API list, paged, with two queries per row: 3 repeats of each on 3 rows."""
+    limit = int(request.GET.get("limit", 100))
+    rows = _assignments()[:limit]
+    return JsonResponse([[a.site.code, a.user.username] for a in rows], safe=False)
+
+
+def _prefetched_list(request: HttpRequest) -> HttpResponse:
+    limit = int(request.GET.get("limit", 100))
+    rows = _assignments().select_related("site").prefetch_related("user__role_assignments")
+    return JsonResponse([[a.site.code, a.user.username] for a in rows[:limit]], safe=False)
+
+
+urlpatterns = [
+    path("n-plus-one/", _n_plus_one),
+    path("one-query/", _one_query),
+    path("n-plus-one-list/", _n_plus_one_list),
+    path("prefetched-list/", _prefetched_list),
+]
 
 
 @pytest.fixture
@@ -335,3 +379,28 @@ def test_the_guard_passes_a_request_within_the_budget(client, five_assignments) 
     m = measure(client, "/one-query/")
     assert m.status == 200 and m.count == 1
     assert problems(m) == []
+
+
+@pytest.fixture
+def three_assignments(make_user, make_site):  # type: ignore[no-untyped-def]
+    for i in range(3):
+        make_user("operator", at=make_site(code=f"GUARD-{i}"))
+
+
+@pytest.mark.urls(__name__)
+def test_the_guard_reports_a_per_row_query_on_a_list_too_short_for_repeats(
+    client, three_assignments
+) -> None:  # type: ignore[no-untyped-def]
+    full = measure(client, "/n-plus-one-list/")
+    assert rows(full) == 3 and problems(full) == []  # 3 repeats: under MAX_REPEATS
+    found = per_row(full, measure(client, one_row_url("/n-plus-one-list/")))
+    assert len(found) == 2
+    assert all("2 more times for 3 rows than for 1" in line for line in found)
+    assert any("core_site" in line for line in found) and any("core_user" in line for line in found)
+
+
+@pytest.mark.urls(__name__)
+def test_the_guard_passes_a_prefetched_list(client, three_assignments) -> None:  # type: ignore[no-untyped-def]
+    full = measure(client, "/prefetched-list/")
+    assert rows(full) == 3
+    assert per_row(full, measure(client, one_row_url("/prefetched-list/"))) == []

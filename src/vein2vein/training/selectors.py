@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Union
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from vein2vein.core.models import RoleAssignment, Site, User
 from vein2vein.core.permissions import GMP_ROLES, active_assignments_where
@@ -306,16 +306,23 @@ def holders_of_document(document: Document) -> list[tuple[User, Site, Curriculum
     return [out[k] for k in sorted(out)]
 
 
+_ITEM_RELATED = ("document", "qualification_type", "added_by", "removed_by")
+
+
 def curricula() -> QuerySet[Curriculum]:
-    return Curriculum.objects.select_related("site", "created_by")
+    """With their items (removed ones too) read in one more query, for `curriculum_items`."""
+    return Curriculum.objects.select_related("site", "created_by").prefetch_related(
+        Prefetch("items", CurriculumItem.objects.select_related(*_ITEM_RELATED))
+    )
 
 
 def curriculum_items(
     curriculum: Curriculum, *, include_removed: bool = False
 ) -> list[CurriculumItem]:
-    qs = curriculum.items.select_related("document", "qualification_type", "added_by", "removed_by")
+    prefetched = "items" in getattr(curriculum, "_prefetched_objects_cache", {})
+    qs = curriculum.items.all() if prefetched else curriculum.items.select_related(*_ITEM_RELATED)
     if not include_removed:
-        qs = qs.filter(removed_at__isnull=True)
+        qs = [i for i in qs if i.removed_at is None]  # type: ignore[assignment]
     # Documents by number, then qualifications by code; within each, active ones first.
     return sorted(
         qs,
