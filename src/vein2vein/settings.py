@@ -234,5 +234,8 @@ LOGGING = {
     "loggers": {
         "vein2vein": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
         "axes": {"handlers": ["console"], "level": "WARNING"},
+        # A 500's traceback in the server log: Django sends it only to mail_admins when DEBUG
+        # is off, and an air-gapped site has no mail.
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
