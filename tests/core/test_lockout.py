@@ -7,6 +7,7 @@ import time
 
 import pytest
 from django.conf import settings
+from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.test import Client
@@ -19,6 +20,7 @@ from vein2vein.core import services
 from vein2vein.core.errors import SignatureRefused
 from vein2vein.core.middleware import REFRESHED_KEY, refresh_seconds
 from vein2vein.core.models import Signature
+from vein2vein.core.passwords import Argon2idHasher
 
 
 def _login(client: Client, username: str, password: str):  # type: ignore[no-untyped-def]
@@ -124,7 +126,29 @@ def test_session_expires_when_idle(operator, settings):  # type: ignore[no-untyp
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
-def test_production_password_hasher_is_argon2():
+def test_production_password_hasher_is_argon2id_at_owasp_minimum():
     from vein2vein import settings as production
 
-    assert production.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
+    assert production.PASSWORD_HASHERS[0] == "vein2vein.core.passwords.Argon2idHasher"
+    encoded = Argon2idHasher().encode("correct horse battery", "saltsaltsalt")
+    assert encoded.startswith("argon2$argon2id$v=19$m=19456,t=2,p=1$")
+
+
+def test_a_hash_at_djangos_argon2_defaults_still_verifies_and_is_upgraded():
+    """ADR 0003: existing hashes keep working; the next login re-hashes them."""
+    old = Argon2PasswordHasher().encode("correct horse battery", "saltsaltsalt")
+    assert "m=102400,t=2,p=8" in old
+    hasher = Argon2idHasher()
+    assert hasher.verify("correct horse battery", old)
+    assert not hasher.verify("wrong horse battery", old)
+    assert hasher.must_update(old)
+    assert not hasher.must_update(hasher.encode("correct horse battery", hasher.salt()))
+
+
+def test_a_login_rehashes_an_old_argon2_password(settings, operator, client):  # type: ignore[no-untyped-def]
+    settings.PASSWORD_HASHERS = ["vein2vein.core.passwords.Argon2idHasher"]
+    operator.password = Argon2PasswordHasher().encode(PASSWORD, "saltsaltsalt")
+    operator.save(update_fields=["password"])
+    assert _login(client, operator.username, PASSWORD).status_code == 302
+    operator.refresh_from_db()
+    assert "m=19456,t=2,p=1" in operator.password
