@@ -111,59 +111,28 @@ class Plan:
 def make_order(i: int, today: dt.date, ended: dt.datetime) -> Order:
     """Order i in transit: enrolled, ordered, booked, collected (ending `ended`), handed off."""
     from vein2vein.chain import selectors as chain_selectors
-    from vein2vein.chain import services as chain
-    from vein2vein.chain.choices import OrderStatus
-    from vein2vein.chain.demo import APHERESIS, CLINIC, MFG, PHYSICIAN, PRODUCT
+    from vein2vein.chain.demo import APHERESIS, CLINIC, MFG, PRODUCT, order_in_transit
     from vein2vein.core.models import Site, User
 
-    clinic_user, aph_user = (
-        User.objects.get(username="clinic"),
-        User.objects.get(username="apheresis"),
+    order = order_in_transit(
+        {
+            "site_patient_id": f"LOAD-{i:05d}",
+            "given_name": "Load",
+            "family_name": f"Patient {i}",
+            "date_of_birth": f"{1950 + i % 50}-{1 + i % 12:02d}-{1 + i % 28:02d}",
+            "weight_kg": "70.0",
+            "diagnosis": "Relapsed DLBCL (load benchmark)",
+        },
+        product=chain_selectors.products().get(code=PRODUCT),
+        clinic_user=User.objects.get(username="clinic"),
+        collector=User.objects.get(username="apheresis"),
+        clinic=Site.objects.get(code=CLINIC),
+        aph=Site.objects.get(code=APHERESIS),
+        mfg=Site.objects.get(code=MFG),
+        day=today,
+        ended=ended,
     )
-    mfg, clinic, aph = (Site.objects.get(code=code) for code in (MFG, CLINIC, APHERESIS))
-    patient = chain.enroll_patient(
-        actor=clinic_user,
-        site_id=clinic.pk,
-        site_patient_id=f"LOAD-{i:05d}",
-        given_name="Load",
-        family_name=f"Patient {i}",
-        date_of_birth=f"{1950 + i % 50}-{1 + i % 12:02d}-{1 + i % 28:02d}",
-        weight_kg="70.0",
-        diagnosis="Relapsed DLBCL (load benchmark)",
-        consent_status="consented",
-        consent_date=today - dt.timedelta(days=40),
-    )
-    order = chain.create_order(
-        actor=clinic_user,
-        patient_id=patient.pk,
-        product_id=chain_selectors.products().get(code=PRODUCT).pk,
-        treating_physician=PHYSICIAN,
-        requested_collection_date=today,
-        collection_site_id=aph.pk,
-        manufacturing_site_id=mfg.pk,
-    )
-    chain.book_slot(actor=clinic_user, order_id=order.pk, day=today)
-    collection = chain.record_collection(
-        actor=aph_user,
-        order_id=order.pk,
-        started_at=ended - dt.timedelta(hours=3, minutes=30),
-        ended_at=ended,
-        volume_ml="255",
-        anticoagulant="ACD-A",
-        wbc_10e9_per_l="17.80",
-        cd3_10e9_per_l="5.90",
-    )
-    chain.hand_off(
-        actor=aph_user,
-        order_id=order.pk,
-        scanned_text=f"&/{order.coi}",
-        to_custodian="World Courier (driver K. Adams)",
-        to_location="Courier vehicle, validated 2-8 °C shipper",
-        temperature_c="4.7",
-        to_status=OrderStatus.IN_TRANSIT,
-        occurred_at=ended + dt.timedelta(minutes=40),
-    )
-    return Order(order.pk, order.coi, collection.din, f"{patient.date_of_birth:%Y%m%d}")
+    return Order(order.pk, order.coi, order.collection.din, f"{order.patient.date_of_birth:%Y%m%d}")
 
 
 def make_pair(k: int) -> tuple[str, str]:

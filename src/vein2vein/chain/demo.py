@@ -216,6 +216,65 @@ def _walk(
     )
 
 
+def order_in_transit(
+    patient: dict[str, str],
+    *,
+    product: TherapyProduct,
+    clinic_user: User,
+    collector: User,
+    clinic: Site,
+    aph: Site,
+    mfg: Site,
+    day: dt.date,
+    ended: dt.datetime,
+) -> TherapyOrder:
+    """Enrolled at `clinic` (consented 40 days before `day`), ordered and booked for `day` at
+    `mfg`, collected at `aph` (ending at `ended`) and handed to the courier: what a
+    manufacturing site receives next. The manufacturing demo, `vein2vein simulate` and
+    benchmarks/load.py start here. `patient`: site_patient_id, given_name, family_name,
+    date_of_birth, weight_kg, diagnosis."""
+    p = services.enroll_patient(
+        actor=clinic_user,
+        site_id=clinic.pk,
+        consent_status="consented",
+        consent_date=day - dt.timedelta(days=40),
+        **patient,
+    )
+    order = services.create_order(
+        actor=clinic_user,
+        patient_id=p.pk,
+        product_id=product.pk,
+        treating_physician=PHYSICIAN,
+        requested_collection_date=day,
+        collection_site_id=aph.pk,
+        manufacturing_site_id=mfg.pk,
+    )
+    services.book_slot(actor=clinic_user, order_id=order.pk, day=day)
+    services.record_collection(
+        actor=collector,
+        order_id=order.pk,
+        started_at=ended - dt.timedelta(hours=3, minutes=30),
+        ended_at=ended,
+        volume_ml="255",
+        anticoagulant="ACD-A",
+        wbc_10e9_per_l="17.80",
+        cd3_10e9_per_l="5.90",
+    )
+    order.refresh_from_db()
+    services.hand_off(
+        actor=collector,
+        order_id=order.pk,
+        scanned_text=f"&/{order.coi}",
+        to_custodian="World Courier (driver K. Adams)",
+        to_location="Courier vehicle, validated 2-8 °C shipper",
+        temperature_c="4.7",
+        to_status=OrderStatus.IN_TRANSIT,
+        occurred_at=ended + dt.timedelta(minutes=40),
+    )
+    order.refresh_from_db()
+    return order
+
+
 def _today(site: Site) -> dt.date:
     return in_zone(now(), site.time_zone).date()
 

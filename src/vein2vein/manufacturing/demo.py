@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from vein2vein.chain import demo as chain_demo
 from vein2vein.chain import selectors as chain_selectors
 from vein2vein.chain import services as chain
-from vein2vein.chain.choices import OrderStatus
-from vein2vein.chain.demo import APHERESIS, CLINIC, MFG, PHYSICIAN, PRODUCT, DemoPatient
+from vein2vein.chain.demo import APHERESIS, CLINIC, MFG, PRODUCT, DemoPatient
 from vein2vein.core.demo import DEMO_PASSWORD
 from vein2vein.core.models import Site, User
 from vein2vein.core.time import in_zone, now
@@ -308,55 +308,31 @@ def _received(
     end: dt.datetime,
 ) -> TherapyOrder:
     """Enrolled, ordered, collected (ending at `end`), handed to the courier and received."""
-    patient = chain.enroll_patient(
-        actor=users["clinic"],
-        site_id=clinic.pk,
-        site_patient_id=spec.site_patient_id,
-        given_name=spec.given_name,
-        family_name=spec.family_name,
-        date_of_birth=spec.born,
-        weight_kg=spec.weight_kg,
-        diagnosis=spec.diagnosis,
-        consent_status="consented",
-        consent_date=(now() - dt.timedelta(days=40)).date(),
-    )
     today = in_zone(now(), mfg.time_zone).date()
-    order = chain.create_order(
-        actor=users["clinic"],
-        patient_id=patient.pk,
-        product_id=product.pk,
-        treating_physician=PHYSICIAN,
-        requested_collection_date=today,
-        collection_site_id=aph.pk,
-        manufacturing_site_id=mfg.pk,
-    )
-    chain.book_slot(actor=users["clinic"], order_id=order.pk, day=today)
-    chain.record_collection(
-        actor=users["apheresis"],
-        order_id=order.pk,
-        started_at=end - dt.timedelta(hours=3, minutes=30),
-        ended_at=end,
-        volume_ml="255",
-        anticoagulant="ACD-A",
-        wbc_10e9_per_l="17.80",
-        cd3_10e9_per_l="5.90",
-    )
-    order.refresh_from_db()
-    chain.hand_off(
-        actor=users["apheresis"],
-        order_id=order.pk,
-        scanned_text=f"&/{order.coi}",
-        to_custodian="World Courier (driver K. Adams)",
-        to_location="Courier vehicle, validated 2-8 °C shipper",
-        temperature_c="4.7",
-        to_status=OrderStatus.IN_TRANSIT,
-        occurred_at=end + dt.timedelta(minutes=40),
+    patient = {
+        "site_patient_id": spec.site_patient_id,
+        "given_name": spec.given_name,
+        "family_name": spec.family_name,
+        "date_of_birth": spec.born,
+        "weight_kg": spec.weight_kg,
+        "diagnosis": spec.diagnosis,
+    }
+    order = chain_demo.order_in_transit(
+        patient,
+        product=product,
+        clinic_user=users["clinic"],
+        collector=users["apheresis"],
+        clinic=clinic,
+        aph=aph,
+        mfg=mfg,
+        day=today,
+        ended=end,
     )
     din = order.collection.din
     chain.receive_collection(
         actor=users["operator"],
         order_id=order.pk,
-        scans=[f"={din}00", f"&/{order.coi}", f"=#00{patient.date_of_birth:%Y%m%d}"],
+        scans=[f"={din}00", f"&/{order.coi}", f"=#00{order.patient.date_of_birth:%Y%m%d}"],
         arrival_temperature_c="5.2",
         logger_serial="TL-20977",
         logger_min_c="3.8",
