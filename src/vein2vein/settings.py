@@ -105,7 +105,10 @@ TEMPLATES = [
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'vein2vein.db'}",
-        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")),
+        # A web worker keeps its connection (a new PostgreSQL backend per request costs more
+        # than most reads); checked before reuse, so a restarted database is reconnected.
+        conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
