@@ -118,16 +118,5 @@ class PasswordChangeForm(forms.Form):
         return data
 
 
-class AuditFilterForm(forms.Form):
-    record_type = forms.CharField(required=False)
-    record_id = forms.CharField(required=False)
-    actor = forms.CharField(required=False, label="User")
-    action = forms.CharField(required=False)
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(
-        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Until (inclusive)"
-    )
-
-
 class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What will use it, e.g. 'LIMS bridge'")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
@@ -18,12 +16,16 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import reswap, retarget
 
+from vein2vein.web.actions import button_action, form_action
+from vein2vein.web.details import detail_page, history, signature_panel
+from vein2vein.web.lists import list_page
+
 from . import selectors, services
 from .actors import page_user
 from .audit import verify_chain
 from .errors import DomainError
+from .filters import AuditEventFilter
 from .forms import (
-    AuditFilterForm,
     GrantForm,
     PasswordChangeForm,
     ReasonForm,
@@ -36,9 +38,8 @@ from .forms import (
 )
 from .middleware import SESSION_SITE_KEY
 from .models import RoleAssignment, Site, User
-from .pagination import pager_query, web_page
 from .permissions import Perm, has_perm
-from .signing import manifestation, resolve_signable, signatures_for
+from .signing import resolve_signable
 
 View = Callable[..., HttpResponse]
 
@@ -72,30 +73,27 @@ def site_list(request: HttpRequest) -> HttpResponse:
 @needs(Perm.SITE_MANAGE)
 @require_http_methods(["GET", "POST"])
 def site_create(request: HttpRequest) -> HttpResponse:
-    form = SiteForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            site = services.create_site(actor=page_user(request), **form.cleaned_data)
-        except DomainError as exc:
-            attach_error(form, exc)
-        else:
-            messages.success(request, f"Site {site.code} created.")
-            return redirect("core:site_detail", site_id=site.pk)
-    return render(request, "core/site_form.html", {"form": form, "title": "New site"})
+    return form_action(
+        request,
+        SiteForm(request.POST or None),
+        lambda data: services.create_site(actor=page_user(request), **data),
+        template="core/site_form.html",
+        context={"title": "New site"},
+        success=lambda site: reverse("core:site_detail", args=[site.pk]),
+        done=lambda site: f"Site {site.code} created.",
+    )
 
 
 @needs(Perm.RECORD_VIEW)
 def site_detail(request: HttpRequest, site_id: int) -> HttpResponse:
     site = get_object_or_404(Site, pk=site_id)
-    return render(
+    return detail_page(
         request,
         "core/site_detail.html",
-        {
-            "site": site,
-            "can_manage": has_perm(page_user(request), Perm.SITE_MANAGE),
-            "events": selectors.audit_events(record_type="core.site", record_id=str(site.pk))[:50],
-            **_signature_panel(request, site),
-        },
+        {"site": site, "can_manage": has_perm(page_user(request), Perm.SITE_MANAGE)},
+        record=site,
+        events=True,
+        signatures=True,
     )
 
 
@@ -104,25 +102,22 @@ def site_detail(request: HttpRequest, site_id: int) -> HttpResponse:
 def site_edit(request: HttpRequest, site_id: int) -> HttpResponse:
     site = get_object_or_404(Site, pk=site_id)
     initial = {f: getattr(site, f) for f in Site.RECORD_FIELDS}
-    form = SiteEditForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        reason = data.pop("reason")
-        data.pop("code", None)
-        changed = {k: v for k, v in data.items() if v != initial.get(k)}
-        try:
-            services.update_site(
-                actor=page_user(request), site_id=site.pk, reason=reason, **changed
-            )
-        except DomainError as exc:
-            attach_error(form, exc)
-        else:
-            messages.success(request, f"Site {site.code} corrected.")
-            return redirect("core:site_detail", site_id=site.pk)
-    return render(
+
+    def correct(data: dict[str, Any]) -> Site:
+        fields = {k: v for k, v in data.items() if k not in ("reason", "code")}
+        changed = {k: v for k, v in fields.items() if v != initial.get(k)}
+        return services.update_site(
+            actor=page_user(request), site_id=site.pk, reason=data["reason"], **changed
+        )
+
+    return form_action(
         request,
-        "core/site_form.html",
-        {"form": form, "title": f"Correct {site.code}", "site": site},
+        SiteEditForm(request.POST or None, initial=initial),
+        correct,
+        template="core/site_form.html",
+        context={"title": f"Correct {site.code}", "site": site},
+        success=reverse("core:site_detail", args=[site.pk]),
+        done=f"Site {site.code} corrected.",
     )
 
 
@@ -130,20 +125,15 @@ def site_edit(request: HttpRequest, site_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def site_toggle_active(request: HttpRequest, site_id: int) -> HttpResponse:
     site = get_object_or_404(Site, pk=site_id)
-    form = ReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        service = services.reactivate_site if not site.is_active else services.deactivate_site
-        try:
-            service(actor=page_user(request), site_id=site.pk, reason=form.cleaned_data["reason"])
-        except DomainError as exc:
-            attach_error(form, exc)
-        else:
-            return redirect("core:site_detail", site_id=site.pk)
+    service = services.reactivate_site if not site.is_active else services.deactivate_site
     verb = "Reactivate" if not site.is_active else "Deactivate"
-    return render(
+    return form_action(
         request,
-        "core/reason_form.html",
-        {"form": form, "title": f"{verb} {site.code}", "site": site},
+        ReasonForm(request.POST or None),
+        lambda data: service(actor=page_user(request), site_id=site.pk, reason=data["reason"]),
+        template="core/reason_form.html",
+        context={"title": f"{verb} {site.code}", "site": site},
+        success=reverse("core:site_detail", args=[site.pk]),
     )
 
 
@@ -175,16 +165,15 @@ def user_list(request: HttpRequest) -> HttpResponse:
 @needs(Perm.USER_MANAGE)
 @require_http_methods(["GET", "POST"])
 def user_create(request: HttpRequest) -> HttpResponse:
-    form = UserForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            user = services.create_user(actor=page_user(request), **form.cleaned_data)
-        except DomainError as exc:
-            attach_error(form, exc)
-        else:
-            messages.success(request, f"User {user.username} created.")
-            return redirect("core:user_detail", user_id=user.pk)
-    return render(request, "core/user_form.html", {"form": form, "title": "New user"})
+    return form_action(
+        request,
+        UserForm(request.POST or None),
+        lambda data: services.create_user(actor=page_user(request), **data),
+        template="core/user_form.html",
+        context={"title": "New user"},
+        success=lambda user: reverse("core:user_detail", args=[user.pk]),
+        done=lambda user: f"User {user.username} created.",
+    )
 
 
 @needs(Perm.RECORD_VIEW)
@@ -217,9 +206,7 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
             "assignments": person.role_assignments.select_related("site", "granted_by"),
             "can_manage": can_manage,
             "grant_form": grant_form,
-            "events": selectors.audit_events(record_type="core.user", record_id=str(person.pk))[
-                :50
-            ],
+            "events": history(person),
         },
     )
 
@@ -228,51 +215,22 @@ def user_detail(request: HttpRequest, user_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def role_revoke(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = get_object_or_404(RoleAssignment, pk=assignment_id)
-    form = ReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.revoke_role(
-                actor=page_user(request),
-                assignment_id=assignment.pk,
-                reason=form.cleaned_data["reason"],
-            )
-        except DomainError as exc:
-            attach_error(form, exc)
-        else:
-            return redirect("core:user_detail", user_id=assignment.user_id)
-    return render(request, "core/reason_form.html", {"form": form, "title": f"Revoke {assignment}"})
+    return form_action(
+        request,
+        ReasonForm(request.POST or None),
+        lambda data: services.revoke_role(
+            actor=page_user(request), assignment_id=assignment.pk, reason=data["reason"]
+        ),
+        template="core/reason_form.html",
+        context={"title": f"Revoke {assignment}"},
+        success=reverse("core:user_detail", args=[assignment.user_id]),
+    )
 
 
 # --- audit trail ----------------------------------------------------------------------------
-def _midnight(day: dt.date, zone: dt.tzinfo, days_after: int = 0) -> dt.datetime | None:
-    """Midnight starting `day` (+ days_after) in `zone`, in UTC; None (no bound) past the ends
-    of the calendar, e.g. 'until 9999-12-31', which would otherwise overflow into a 500."""
-    try:
-        return dt.datetime.combine(
-            day + dt.timedelta(days=days_after), dt.time.min, zone
-        ).astimezone(dt.UTC)
-    except OverflowError:
-        return None
-
-
 @needs(Perm.AUDIT_VIEW)
 def audit_trail(request: HttpRequest) -> HttpResponse:
-    form = AuditFilterForm(request.GET or None)
-    filters: dict[str, Any] = {}
-    if form.is_valid():
-        data = form.cleaned_data
-        zone = ZoneInfo(request.site.time_zone) if getattr(request, "site", None) else dt.UTC  # type: ignore[attr-defined]
-        filters = {k: data[k] or None for k in ("record_type", "record_id", "actor", "action")}
-        if data["since"]:
-            filters["since"] = _midnight(data["since"], zone)
-        if data["until"]:
-            filters["until"] = _midnight(data["until"], zone, days_after=1)
-    page = web_page(request, selectors.audit_events(**filters))
-    return render(
-        request,
-        "core/audit_trail.html",
-        {"form": form, "page": page, "query": pager_query(request)},
-    )
+    return list_page(request, "core/audit_trail.html", AuditEventFilter, selectors.audit_events())
 
 
 @needs(Perm.AUDIT_VIEW)
@@ -281,15 +239,6 @@ def audit_verify(request: HttpRequest) -> HttpResponse:
 
 
 # --- signatures -----------------------------------------------------------------------------
-def _signature_panel(request: HttpRequest, record: Any) -> dict[str, Any]:
-    record_type = f"{record._meta.app_label}.{record._meta.model_name}"
-    return {
-        "signatures": [manifestation(s, record) for s in signatures_for(record)],
-        "sign_record_type": record_type,
-        "sign_record_id": str(record.pk),
-    }
-
-
 def _back(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or default
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -325,7 +274,7 @@ def sign(request: HttpRequest) -> HttpResponse:
             attach_error(form, exc)
         else:
             if request.htmx:  # type: ignore[attr-defined]
-                return render(request, "core/_signatures.html", _signature_panel(request, record))
+                return render(request, "core/_signatures.html", signature_panel(record))
             messages.success(request, "Signed.")
             return redirect(next_url)
     response = render(
@@ -365,15 +314,15 @@ def my_tokens(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def my_token_revoke(request: HttpRequest, prefix: str) -> HttpResponse:
-    try:
-        services.revoke_api_token(
+    return button_action(
+        request,
+        lambda: services.revoke_api_token(
             actor=page_user(request),
             prefix=prefix,
             reason=request.POST.get("reason") or "revoked by its user",
-        )
-    except DomainError as exc:
-        messages.error(request, exc.message)
-    return redirect(reverse("core:my_tokens"))
+        ),
+        success=reverse("core:my_tokens"),
+    )
 
 
 @login_required
