@@ -90,6 +90,32 @@ def test_list_filters(as_user, operator, supervisor, site):
     assert client.get("/quality/changes/", {"status": "active"}).status_code == 200
 
 
+def test_the_page_and_the_api_filter_the_same_rows(as_user, operator, supervisor, site):
+    """quality/filters.py is read by both: the same filter, the same deviations."""
+    from tests.core.test_api import bearer
+
+    a = raise_one(operator, site, category="equipment", title="Centrifuge calibration lapsed")
+    b = raise_one(supervisor, site, title="Missing signature on form")
+    client = as_user(operator)
+    cases = [
+        ({"category": "equipment"}, {"category": "equipment"}),
+        ({"owner": supervisor.pk}, {"owner": supervisor.username}),
+        ({"status": "active", "overdue": "no"}, {"status": "active", "overdue": "false"}),
+    ]
+    for page_query, api_query in cases:
+        html = _html(client.get("/quality/", page_query))
+        on_page = {d.number for d in (a, b) if d.number in html}
+        api = client.get("/api/v1/quality/deviations", api_query, **bearer(operator))
+        assert api.status_code == 200
+        assert on_page == {row["number"] for row in api.json()}, page_query
+    page = client.get("/quality/", {"classification": "nonsense"})
+    assert page.status_code == 400 and "classification" in _html(page)
+    api = client.get(
+        "/api/v1/quality/deviations", {"classification": "nonsense"}, **bearer(operator)
+    )
+    assert api.status_code == 400 and api.json()["field"] == "classification"
+
+
 def test_operator_raises_a_deviation_through_the_form(as_user, operator, site):
     client = as_user(operator)
     assert client.get("/quality/deviations/new/").status_code == 200

@@ -12,8 +12,10 @@ from vein2vein.core.errors import NotFound
 from vein2vein.core.models import User
 from vein2vein.core.permissions import require
 from vein2vein.core.schemas import ErrorOut
+from vein2vein.web.lists import api_rows
 
 from . import selectors, services
+from .filters import CapaApiFilter, ChangeApiFilter, DeviationApiFilter
 from .models import Capa, ChangeControl, Deviation
 from .permissions import QPerm
 from .schemas import (
@@ -62,15 +64,6 @@ def _reader(request: HttpRequest) -> User:
     return user
 
 
-def _owner(username: str | None) -> User | None:
-    if not username:
-        return None
-    user = User.objects.filter(username=username).first()
-    if user is None:
-        raise NotFound(f"user {username} does not exist", field="owner")
-    return user
-
-
 def _get(model: type[Any], pk: int, field: str) -> Any:
     obj = model._default_manager.filter(pk=pk).first()
     if obj is None:
@@ -89,13 +82,7 @@ D = ["deviations"]
 @router.get("/deviations", response={200: list[DeviationOut], **ERRORS}, tags=D)
 def list_deviations(request: HttpRequest, filters: Query[DeviationFilter]) -> list[Any]:
     _reader(request)
-    rows = selectors.deviations(
-        status=filters.status or "",
-        classification=filters.classification or "",
-        category=filters.category or "",
-        overdue=filters.overdue,
-        owner=_owner(filters.owner),
-    )
+    rows = api_rows(DeviationApiFilter, filters, selectors.deviations(), request)  # type: ignore[arg-type]
     return _page(rows, filters)
 
 
@@ -207,9 +194,7 @@ C = ["capa"]
 @router.get("/capas", response={200: list[CapaOut], **ERRORS}, tags=C)
 def list_capas(request: HttpRequest, filters: Query[CapaFilter]) -> list[Any]:
     _reader(request)
-    rows = selectors.capas(
-        status=filters.status or "", owner=_owner(filters.owner), overdue=filters.overdue
-    )
+    rows = api_rows(CapaApiFilter, filters, selectors.capas(), request)  # type: ignore[arg-type]
     return _page(rows, filters)
 
 
@@ -293,9 +278,7 @@ CC = ["change control"]
 @router.get("/change-controls", response={200: list[ChangeOut], **ERRORS}, tags=CC)
 def list_changes(request: HttpRequest, filters: Query[ChangeFilter]) -> list[Any]:
     _reader(request)
-    rows = selectors.change_controls(
-        status=filters.status or "", owner=_owner(filters.owner), overdue=filters.overdue
-    )
+    rows = api_rows(ChangeApiFilter, filters, selectors.change_controls(), request)  # type: ignore[arg-type]
     return _page(rows, filters)
 
 

@@ -23,9 +23,9 @@ from vein2vein.core.actors import page_user
 from vein2vein.core.errors import DomainError, ValidationFailed
 from vein2vein.core.forms import attach_error, run_form
 from vein2vein.core.models import Site, User
-from vein2vein.core.pagination import pager_query, web_page
 from vein2vein.core.permissions import active_roles, has_perm
 from vein2vein.core.views import needs
+from vein2vein.web.lists import list_page
 
 from . import forms as qf
 from . import selectors, services
@@ -37,6 +37,7 @@ from .choices import (
     DeviationStatus,
     TaskStatus,
 )
+from .filters import CapaFilter, ChangeFilter, DeviationFilter
 from .models import (
     Capa,
     CapaAction,
@@ -136,29 +137,17 @@ def _change_url(change: ChangeControl) -> str:
 @needs(QPerm.VIEW)  # type: ignore[arg-type]
 def deviation_list(request: HttpRequest) -> HttpResponse:
     filtering = any(key != "page" for key in request.GET)
-    form = qf.DeviationFilterForm(request.GET if filtering else None)
-    rows: Any = selectors.deviations(status="active") if not filtering else []
-    if filtering and form.is_valid():
-        data = form.cleaned_data
-        rows = selectors.deviations(
-            status=data["status"],
-            classification=data["classification"],
-            category=data["category"],
-            overdue=qf.overdue_value(data["overdue"]),
-            owner=data["owner"],
-        )
-    return render(
+    return list_page(
         request,
         "quality/deviation_list.html",
+        DeviationFilter,
+        selectors.deviations(),  # type: ignore[arg-type]
         {
-            "form": form,
-            "page": web_page(request, rows),
-            "query": pager_query(request),
             "can_raise": bool(_sites_where(page_user(request), QPerm.DEVIATION_RAISE)),
             "filtering": filtering,
             "tab": "deviations",
         },
-        status=200 if not filtering or form.is_valid() else 400,
+        default={"status": "active"},
     )
 
 
@@ -434,24 +423,12 @@ link_step = _stepper(DeviationLink, LINK_STEPS, lambda link: _dev_url(link.devia
 # --- CAPA -----------------------------------------------------------------------------------
 @needs(QPerm.VIEW)  # type: ignore[arg-type]
 def capa_list(request: HttpRequest) -> HttpResponse:
-    form = qf.CapaFilterForm(request.GET or None)
-    rows: Any = selectors.capas()
-    if request.GET and form.is_valid():
-        data = form.cleaned_data
-        rows = selectors.capas(
-            status=data["status"], owner=data["owner"], overdue=qf.overdue_value(data["overdue"])
-        )
-    return render(
+    return list_page(
         request,
         "quality/capa_list.html",
-        {
-            "form": form,
-            "page": web_page(request, rows),
-            "query": pager_query(request),
-            "can_create": bool(_sites_where(page_user(request), QPerm.CAPA_MANAGE)),
-            "tab": "capa",
-        },
-        status=200 if not request.GET or form.is_valid() else 400,
+        CapaFilter,
+        selectors.capas(),  # type: ignore[arg-type]
+        {"can_create": bool(_sites_where(page_user(request), QPerm.CAPA_MANAGE)), "tab": "capa"},
     )
 
 
@@ -664,24 +641,15 @@ check_step = _stepper(EffectivenessCheck, CHECK_STEPS, lambda c: _capa_url(c.cap
 # --- change control -------------------------------------------------------------------------
 @needs(QPerm.VIEW)  # type: ignore[arg-type]
 def change_list(request: HttpRequest) -> HttpResponse:
-    form = qf.ChangeFilterForm(request.GET or None)
-    rows: Any = selectors.change_controls()
-    if request.GET and form.is_valid():
-        data = form.cleaned_data
-        rows = selectors.change_controls(
-            status=data["status"], owner=data["owner"], overdue=qf.overdue_value(data["overdue"])
-        )
-    return render(
+    return list_page(
         request,
         "quality/change_list.html",
+        ChangeFilter,
+        selectors.change_controls(),  # type: ignore[arg-type]
         {
-            "form": form,
-            "page": web_page(request, rows),
-            "query": pager_query(request),
             "can_create": bool(_sites_where(page_user(request), QPerm.CHANGE_REQUEST)),
             "tab": "changes",
         },
-        status=200 if not request.GET or form.is_valid() else 400,
     )
 
 

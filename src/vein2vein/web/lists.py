@@ -129,3 +129,30 @@ def list_page(
         },
         status=status,
     )
+
+
+class YesNoField(df.fields.ChoiceField):
+    """ "yes"/"no" from a page's select; True/False from an API boolean."""
+
+    def to_python(self, value: Any) -> str:
+        if value is True:
+            return "yes"
+        if value is False:
+            return "no"
+        return super().to_python(value)  # type: ignore[no-any-return]
+
+
+class YesNo(df.ChoiceFilter):
+    """Either way, or only the rows that are (yes) or are not (no): the method gets a bool."""
+
+    field_class = YesNoField
+
+    def __init__(self, *args: Any, yes: str = "Yes", no: str = "No", **kwargs: Any) -> None:
+        kwargs.setdefault("choices", [("yes", yes), ("no", no)])
+        kwargs.setdefault("empty_label", "Any")
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs: Any, value: Any) -> Any:
+        if value in EMPTY_VALUES:
+            return qs
+        return self.get_method(qs)(qs, self.field_name, value == "yes")
