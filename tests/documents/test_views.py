@@ -73,6 +73,23 @@ def test_filters_find(author, effective):
     assert "SOP-0001" in client.get("/documents/?status=effective").content.decode()
 
 
+def test_the_page_and_the_api_filter_the_same_rows(author, effective):
+    """documents/filters.py is read by both: the same query, the same documents."""
+    from tests.core.test_api import bearer
+
+    client = client_for(author)
+    headers = bearer(author)
+    for query in ("kind=sop&q=gown", "kind=form", "overdue=on", "status=effective"):
+        on_page = "SOP-0001" in client.get(f"/documents/?{query}").content.decode()
+        api_query = query.replace("overdue=on", "overdue=true")
+        api = client.get(f"/api/v1/documents?{api_query}", **headers)
+        assert api.status_code == 200
+        assert on_page == ("SOP-0001" in {d["number"] for d in api.json()}), query
+    assert client.get("/documents/?kind=nonsense").status_code == 400
+    api = client.get("/api/v1/documents?kind=nonsense", **headers)
+    assert api.status_code == 400 and api.json()["field"] == "kind"
+
+
 def test_create_document_with_pdf_through_the_form(author):
     response = client_for(author).post(
         "/documents/new/",

@@ -12,7 +12,7 @@ from django.contrib.sessions.backends.signed_cookies import SessionStore
 from django.test import RequestFactory
 
 from vein2vein.core.errors import Conflict, ValidationFailed
-from vein2vein.core.filters import AuditEventFilter
+from vein2vein.core.filters import AuditEventFilterSet
 from vein2vein.core.models import AuditEvent, Site
 from vein2vein.core.pagination import Page
 from vein2vein.web import actions, details, lists
@@ -86,9 +86,9 @@ def test_no_filter_asked_shows_the_default_filter(make_site):
 def test_the_audit_filter_reads_a_day_in_the_sites_zone_and_a_moment_as_given(site):
     request = _request("/", data={"since": "2999-01-01"})
     request.site = site
-    filterset = AuditEventFilter(request.GET, queryset=AuditEvent.objects.all(), request=request)
+    filterset = AuditEventFilterSet(request.GET, queryset=AuditEvent.objects.all(), request=request)
     assert filterset.is_valid() and not filterset.qs.exists()
-    bad = AuditEventFilter({"since": "not a day"}, queryset=AuditEvent.objects.all())
+    bad = AuditEventFilterSet({"since": "not a day"}, queryset=AuditEvent.objects.all())
     assert not bad.is_valid() and "since" in bad.form.errors
 
 

@@ -12,7 +12,7 @@ from .actors import api_user
 from .audit import verify_chain
 from .auth import token_of
 from .errors import NotFound, PermissionRefused
-from .filters import AuditEventFilter
+from .filters import AuditEventFilterSet
 from .idempotency import not_replayable
 from .models import RoleAssignment, Signature, Site, User
 from .pagination import Page, page_of
@@ -104,7 +104,7 @@ def reactivate_site(request: HttpRequest, site_id: int, payload: ReasonIn) -> Si
 @router.get("/audit/events", response={200: list[AuditEventOut], **ERRORS}, tags=["audit"])
 def audit_events(request: HttpRequest, filters: Query[AuditFilter]) -> list[object]:
     require(api_user(request), Perm.AUDIT_VIEW)
-    qs = api_rows(AuditEventFilter, filters, selectors.audit_events(), request)
+    qs = api_rows(AuditEventFilterSet, filters, selectors.audit_events(), request)
     events = list(page_of(qs, filters))
     user = api_user(request)
     for event in events:  # shown, never saved: the stored event and its hash stay as they are

@@ -50,7 +50,7 @@ class DayOrMomentFilter(df.Filter):
     field_class = DayOrMomentField
 
 
-class AuditEventFilter(df.FilterSet):
+class AuditEventFilterSet(df.FilterSet):
     """A day is read in the zone of the user's current site; `until` a day includes it."""
 
     record_type = df.CharFilter(label="Record type", max_length=100)

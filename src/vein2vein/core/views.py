@@ -24,7 +24,7 @@ from . import selectors, services
 from .actors import page_user
 from .audit import verify_chain
 from .errors import DomainError
-from .filters import AuditEventFilter
+from .filters import AuditEventFilterSet
 from .forms import (
     GrantForm,
     PasswordChangeForm,
@@ -230,7 +230,7 @@ def role_revoke(request: HttpRequest, assignment_id: int) -> HttpResponse:
 # --- audit trail ----------------------------------------------------------------------------
 @needs(Perm.AUDIT_VIEW)
 def audit_trail(request: HttpRequest) -> HttpResponse:
-    return list_page(request, "core/audit_trail.html", AuditEventFilter, selectors.audit_events())
+    return list_page(request, "core/audit_trail.html", AuditEventFilterSet, selectors.audit_events())
 
 
 @needs(Perm.AUDIT_VIEW)

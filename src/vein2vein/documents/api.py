@@ -17,9 +17,11 @@ from vein2vein.core.errors import NotFound, PermissionRefused
 from vein2vein.core.pagination import Page, page_of
 from vein2vein.core.permissions import require
 from vein2vein.core.signing import manifestation, signatures_for
+from vein2vein.web.lists import api_rows
 
 from . import selectors, services
 from .download import pdf_response
+from .filters import DocumentFilterSet
 from .models import Document, DocumentVersion, PeriodicReview
 from .permissions import DocPerm, can_read_version
 from .schemas import (
@@ -127,14 +129,8 @@ def _fresh(version: DocumentVersion) -> VersionOut:
 def list_documents(request: HttpRequest, filters: Query[DocumentFilter]) -> list[DocumentOut]:
     user = api_user(request)
     require(user, DocPerm.VIEW)
-    rows = selectors.documents(
-        user,
-        kind=filters.kind or None,
-        status=filters.status or None,
-        text=filters.q or None,
-        overdue=filters.overdue,
-    )
-    return [_document_out(r) for r in page_of(rows, filters)]
+    rows = api_rows(DocumentFilterSet, filters, selectors.visible_documents(user), request)
+    return [_document_out(r) for r in selectors.document_rows(page_of(rows, filters))]
 
 
 @router.post("", response={201: DocumentOut, **ERRORS})

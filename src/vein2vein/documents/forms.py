@@ -8,7 +8,7 @@ from django import forms
 
 from vein2vein.core.models import User
 
-from .choices import DEFAULT_REVIEW_PERIOD_MONTHS, DocumentKind, VersionStatus
+from .choices import DEFAULT_REVIEW_PERIOD_MONTHS, DocumentKind
 from .permissions import AUTHOR_ROLES
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -30,23 +30,6 @@ def _authors() -> Any:
 class UserChoice(forms.ModelChoiceField):  # type: ignore[type-arg]
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.printed_name} ({obj.username})"
-
-
-class FilterForm(forms.Form):
-    kind = forms.ChoiceField(choices=[("", "Any kind"), *DocumentKind.choices], required=False)
-    status = forms.ChoiceField(
-        choices=[("", "Any status"), *VersionStatus.choices],
-        required=False,
-        label="Has a version",
-    )
-    q = forms.CharField(required=False, max_length=100, label="Number or title")
-    overdue = forms.BooleanField(required=False, label="Periodic review overdue")
-
-    def clean_q(self) -> str:
-        value: str = self.cleaned_data["q"]
-        if "\x00" in value:
-            raise forms.ValidationError("must not contain NUL characters")
-        return value.strip()
 
 
 class VersionForm(forms.Form):

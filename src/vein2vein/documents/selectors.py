@@ -149,7 +149,7 @@ class DocumentRow:
     overdue: bool
 
 
-def _rows(documents: QuerySet[Document], today: dt.date) -> list[DocumentRow]:
+def _rows(documents: Iterable[Document], today: dt.date) -> list[DocumentRow]:
     rows = []
     for doc in documents:
         versions = list(doc.versions.all())  # prefetched
@@ -170,15 +170,42 @@ def documents(
     text: str | None = None,
     overdue: bool = False,
 ) -> list[DocumentRow]:
-    """Documents this user may see, filtered: kind; a version in `status`; number or title
-    containing `text`; periodic review overdue. Readers without access to unreleased versions
-    see documents with an effective version only, and no pending versions."""
+    """Documents this user may see, filtered (`narrow_documents`), as rows."""
+    qs = narrow_documents(
+        visible_documents(user), kind=kind, status=status, text=text, overdue=overdue
+    )
+    return document_rows(qs)
+
+
+def visible_documents(user: User) -> QuerySet[Document]:
+    """Documents this user may see, by number, with their visible versions prefetched. Readers
+    without access to unreleased versions see documents with an effective version only, and
+    no pending versions."""
     activate_due()
-    today = current_day()
     unreleased = has_perm(user, DocPerm.VIEW_UNRELEASED)
     qs = Document.objects.select_related("owner").order_by("number")
     if not unreleased:
         qs = qs.filter(versions__status=VersionStatus.EFFECTIVE)
+    visible = EVER_EFFECTIVE if unreleased else (VersionStatus.EFFECTIVE,)
+    statuses = (*visible, *IN_FLIGHT) if unreleased else visible
+    return qs.distinct().prefetch_related(
+        Prefetch(
+            "versions",
+            queryset=DocumentVersion.objects.filter(status__in=statuses).order_by("-version"),
+        )
+    )
+
+
+def narrow_documents(
+    qs: QuerySet[Document],
+    *,
+    kind: str | None = None,
+    status: str | None = None,
+    text: str | None = None,
+    overdue: bool = False,
+) -> QuerySet[Document]:
+    """kind; a version in `status`; number or title containing `text`; periodic review
+    overdue (the effective version's review date before today), in the database."""
     if kind:
         qs = qs.filter(kind=kind)
     if status:
@@ -187,17 +214,14 @@ def documents(
         qs = qs.filter(Q(number__icontains=text) | Q(title__icontains=text))
     if overdue:
         qs = qs.filter(
-            versions__status=VersionStatus.EFFECTIVE, versions__next_review_due__lt=today
+            versions__status=VersionStatus.EFFECTIVE, versions__next_review_due__lt=current_day()
         )
-    visible = EVER_EFFECTIVE if unreleased else (VersionStatus.EFFECTIVE,)
-    statuses = (*visible, *IN_FLIGHT) if unreleased else visible
-    qs = qs.distinct().prefetch_related(
-        Prefetch(
-            "versions",
-            queryset=DocumentVersion.objects.filter(status__in=statuses).order_by("-version"),
-        )
-    )
-    return _rows(qs, today)
+    return qs
+
+
+def document_rows(documents: Iterable[Document]) -> list[DocumentRow]:
+    """What a list shows of each document (its effective and pending version), for one page."""
+    return _rows(documents, current_day())
 
 
 def visible_versions(user: User, document: Document) -> list[DocumentVersion]:

@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from vein2vein.core.actors import page_user
@@ -20,14 +21,16 @@ from vein2vein.core.choices import SignatureMeaning
 from vein2vein.core.errors import DomainError
 from vein2vein.core.forms import ReasonForm, attach_error
 from vein2vein.core.models import User
-from vein2vein.core.pagination import pager_query, web_page
 from vein2vein.core.permissions import has_perm
 from vein2vein.core.signing import manifestation, signatures_for
+from vein2vein.web.actions import form_action
+from vein2vein.web.lists import list_page
 
 from . import selectors, services
 from .choices import VersionStatus
 from .download import pdf_response
-from .forms import ConfirmForm, DocumentForm, EditDraftForm, FilterForm, SignForm, VersionForm
+from .filters import DocumentFilterSet
+from .forms import ConfirmForm, DocumentForm, EditDraftForm, SignForm, VersionForm
 from .models import Document, DocumentVersion
 from .permissions import DocPerm, can_read_version, can_sign_as
 from .services._common import today
@@ -81,33 +84,20 @@ def _readable_version(request: HttpRequest, version_id: int) -> DocumentVersion 
 # --- lists ----------------------------------------------------------------------------------
 @needs(DocPerm.VIEW)
 def index(request: HttpRequest) -> HttpResponse:
-    form = FilterForm(request.GET or None)
-    filters: dict[str, Any] = {}
-    if form.is_valid():
-        data = form.cleaned_data
-        filters = {
-            "kind": data["kind"] or None,
-            "status": data["status"] or None,
-            "text": data["q"] or None,
-            "overdue": data["overdue"],
-        }
     user = page_user(request)
-    rows = selectors.documents(user, **filters)
-    page = web_page(request, rows)
     to_review, to_approve = selectors.review_queue(user)
-    return render(
+    return list_page(
         request,
         "documents/index.html",
+        DocumentFilterSet,
+        selectors.visible_documents(user),
         {
-            "form": form,
-            "page": page,
-            "query": pager_query(request),
             "can_author": has_perm(user, DocPerm.AUTHOR),
             "to_review": to_review,
             "to_approve": to_approve,
             "unreleased": has_perm(user, DocPerm.VIEW_UNRELEASED),
         },
-        status=200 if not form.errors else 400,
+        present=selectors.document_rows,
     )
 
 
@@ -305,20 +295,50 @@ def _form_page(
     status_ok: bool = True,
 ) -> HttpResponse:
     status = 400 if request.method == "POST" and form.errors else 200
+    context = _form_context(form, title, version=version, document=document)
     return render(
         request,
         "documents/form.html",
-        {
-            "form": form,
-            "title": title,
-            "version": version,
-            "document": document or (version.document if version else None),
-            "intro": intro,
-            "submit": submit,
-            "multipart": any(isinstance(f, forms.FileField) for f in form.fields.values()),
-        },
+        {"form": form, **context, "intro": intro, "submit": submit},
         status=status,
     )
+
+
+def _form_context(
+    form: forms.Form,
+    title: str,
+    *,
+    version: DocumentVersion | None = None,
+    document: Document | None = None,
+) -> dict[str, Any]:
+    return {
+        "title": title,
+        "version": version,
+        "document": document or (version.document if version else None),
+        "multipart": any(isinstance(f, forms.FileField) for f in form.fields.values()),
+    }
+
+
+Step = Callable[[User, DocumentVersion, dict[str, Any]], object]
+
+
+def _signed(service: Callable[..., object], request: HttpRequest) -> Step:
+    """A step that is the signer's e-signature: password and reason from the SignForm."""
+    return lambda user, v, data: service(
+        actor=user,
+        version_id=v.pk,
+        password=data["password"],
+        reason=data["reason"],
+        request=request,
+    )
+
+
+def _with_reason(service: Callable[..., object]) -> Step:
+    return lambda user, v, data: service(actor=user, version_id=v.pk, reason=data["reason"])
+
+
+def _confirmed(service: Callable[..., object]) -> Step:
+    return lambda user, v, data: service(actor=user, version_id=v.pk)
 
 
 def _version_step(
@@ -338,20 +358,18 @@ def _version_step(
         return found
     version = found
     form = form_class(*_data(request))
-    if request.method == "POST" and form.is_valid():
-        try:
-            call(page_user(request), version, form.cleaned_data)
-        except DomainError as exc:
-            attach_error(form, exc)
-            response = _form_page(
-                request, form, title.format(v=version), version=version, intro=intro, submit=submit
-            )
-            response.status_code = exc.status_code
-            return response
-        messages.success(request, done.format(v=version))
-        return redirect("documents:version_detail", version_id=version.pk)
-    return _form_page(
-        request, form, title.format(v=version), version=version, intro=intro, submit=submit
+    return form_action(
+        request,
+        form,
+        lambda data: call(page_user(request), version, data),
+        template="documents/form.html",
+        context={
+            **_form_context(form, title.format(v=version), version=version),
+            "intro": intro,
+            "submit": submit,
+        },
+        success=reverse("documents:version_detail", args=[version.pk]),
+        done=done.format(v=version),
     )
 
 
@@ -394,7 +412,7 @@ def version_submit(request: HttpRequest, version_id: int) -> HttpResponse:
         request,
         version_id,
         ConfirmForm,
-        lambda user, v, data: services.submit_for_review(actor=user, version_id=v.pk),
+        _confirmed(services.submit_for_review),
         title="Submit {v} for review",
         submit="Submit for review",
         done="{v} is in review.",
@@ -409,9 +427,7 @@ def version_return(request: HttpRequest, version_id: int) -> HttpResponse:
         request,
         version_id,
         ReasonForm,
-        lambda user, v, data: services.return_to_draft(
-            actor=user, version_id=v.pk, reason=data["reason"]
-        ),
+        _with_reason(services.return_to_draft),
         title="Return {v} to draft",
         submit="Return to draft",
         done="{v} is a draft again.",
@@ -426,13 +442,7 @@ def version_review(request: HttpRequest, version_id: int) -> HttpResponse:
         request,
         version_id,
         SignForm,
-        lambda user, v, data: services.review_version(
-            actor=user,
-            version_id=v.pk,
-            password=data["password"],
-            reason=data["reason"],
-            request=request,
-        ),
+        _signed(services.review_version, request),
         title="Review {v}",
         submit="Sign as reviewed",
         done="{v} reviewed.",
@@ -454,13 +464,7 @@ def version_approve(request: HttpRequest, version_id: int) -> HttpResponse:
         request,
         version_id,
         SignForm,
-        lambda user, v, data: services.approve_version(
-            actor=user,
-            version_id=v.pk,
-            password=data["password"],
-            reason=data["reason"],
-            request=request,
-        ),
+        _signed(services.approve_version, request),
         title="Approve {v}",
         submit="Sign as approved",
         done="{v} approved.",
@@ -476,7 +480,7 @@ def version_make_effective(request: HttpRequest, version_id: int) -> HttpRespons
         request,
         version_id,
         ConfirmForm,
-        lambda user, v, data: services.make_effective(actor=user, version_id=v.pk),
+        _confirmed(services.make_effective),
         title="Make {v} effective",
         submit="Make effective",
         done="{v} is effective.",
@@ -491,9 +495,7 @@ def version_obsolete(request: HttpRequest, version_id: int) -> HttpResponse:
         request,
         version_id,
         ReasonForm,
-        lambda user, v, data: services.obsolete_version(
-            actor=user, version_id=v.pk, reason=data["reason"]
-        ),
+        _with_reason(services.obsolete_version),
         title="Make {v} obsolete",
         submit="Make obsolete",
         done="{v} is obsolete.",
@@ -507,13 +509,7 @@ def version_periodic_review(request: HttpRequest, version_id: int) -> HttpRespon
         request,
         version_id,
         SignForm,
-        lambda user, v, data: services.record_periodic_review(
-            actor=user,
-            version_id=v.pk,
-            password=data["password"],
-            reason=data["reason"],
-            request=request,
-        ),
+        _signed(services.record_periodic_review, request),
         title="Periodic review of {v}",
         submit="Sign as reviewed",
         done="Periodic review of {v} recorded.",

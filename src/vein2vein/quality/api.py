@@ -15,7 +15,7 @@ from vein2vein.core.schemas import ErrorOut
 from vein2vein.web.lists import api_rows
 
 from . import selectors, services
-from .filters import CapaApiFilter, ChangeApiFilter, DeviationApiFilter
+from .filters import CapaApiFilterSet, ChangeApiFilterSet, DeviationApiFilterSet
 from .models import Capa, ChangeControl, Deviation
 from .permissions import QPerm
 from .schemas import (
@@ -82,7 +82,7 @@ D = ["deviations"]
 @router.get("/deviations", response={200: list[DeviationOut], **ERRORS}, tags=D)
 def list_deviations(request: HttpRequest, filters: Query[DeviationFilter]) -> list[Any]:
     _reader(request)
-    rows = api_rows(DeviationApiFilter, filters, selectors.deviations(), request)  # type: ignore[arg-type]
+    rows = api_rows(DeviationApiFilterSet, filters, selectors.deviations(), request)  # type: ignore[arg-type]
     return _page(rows, filters)
 
 
@@ -194,7 +194,7 @@ C = ["capa"]
 @router.get("/capas", response={200: list[CapaOut], **ERRORS}, tags=C)
 def list_capas(request: HttpRequest, filters: Query[CapaFilter]) -> list[Any]:
     _reader(request)
-    rows = api_rows(CapaApiFilter, filters, selectors.capas(), request)  # type: ignore[arg-type]
+    rows = api_rows(CapaApiFilterSet, filters, selectors.capas(), request)  # type: ignore[arg-type]
     return _page(rows, filters)
 
 
@@ -278,7 +278,7 @@ CC = ["change control"]
 @router.get("/change-controls", response={200: list[ChangeOut], **ERRORS}, tags=CC)
 def list_changes(request: HttpRequest, filters: Query[ChangeFilter]) -> list[Any]:
     _reader(request)
-    rows = api_rows(ChangeApiFilter, filters, selectors.change_controls(), request)  # type: ignore[arg-type]
+    rows = api_rows(ChangeApiFilterSet, filters, selectors.change_controls(), request)  # type: ignore[arg-type]
     return _page(rows, filters)
 
 

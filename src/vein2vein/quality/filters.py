@@ -69,7 +69,7 @@ def _status(qs: QuerySet[Any], active: frozenset[str], value: str) -> QuerySet[A
     return qs.filter(status__in=active) if value == "active" else qs.filter(status=value)
 
 
-class DeviationFilter(_OwnedFilter):
+class DeviationFilterSet(_OwnedFilter):
     status = df.ChoiceFilter(
         label="Status",
         choices=[("active", "Active (not closed)"), *DeviationStatus.choices],
@@ -108,7 +108,7 @@ class DeviationFilter(_OwnedFilter):
         return qs.filter(classification="" if value == "unclassified" else value)
 
 
-class CapaFilter(_OwnedFilter):
+class CapaFilterSet(_OwnedFilter):
     status = df.ChoiceFilter(label="Status", choices=CapaStatus.choices, empty_label="Any")
     overdue = _overdue()
     owner = PeopleFilter(label="Owner", queryset=_people, empty_label="Anyone", method="by_owner")
@@ -122,7 +122,7 @@ class CapaFilter(_OwnedFilter):
         return selectors.capas(**kwargs)
 
 
-class ChangeFilter(_OwnedFilter):
+class ChangeFilterSet(_OwnedFilter):
     status = df.ChoiceFilter(
         label="Status",
         choices=[("active", "Active"), *ChangeStatus.choices],
@@ -147,9 +147,9 @@ class ChangeFilter(_OwnedFilter):
 def _by_username(base: type[_OwnedFilter]) -> type[_OwnedFilter]:
     """The API's form of a list's filter: the owner named by username."""
     owner = df.CharFilter(max_length=150, method="by_username")
-    return type(f"Api{base.__name__}", (base,), {"owner": owner})
+    return type(base.__name__.replace("FilterSet", "ApiFilterSet"), (base,), {"owner": owner})
 
 
-DeviationApiFilter = _by_username(DeviationFilter)
-CapaApiFilter = _by_username(CapaFilter)
-ChangeApiFilter = _by_username(ChangeFilter)
+DeviationApiFilterSet = _by_username(DeviationFilterSet)
+CapaApiFilterSet = _by_username(CapaFilterSet)
+ChangeApiFilterSet = _by_username(ChangeFilterSet)

@@ -37,7 +37,7 @@ from .choices import (
     DeviationStatus,
     TaskStatus,
 )
-from .filters import CapaFilter, ChangeFilter, DeviationFilter
+from .filters import CapaFilterSet, ChangeFilterSet, DeviationFilterSet
 from .models import (
     Capa,
     CapaAction,
@@ -140,7 +140,7 @@ def deviation_list(request: HttpRequest) -> HttpResponse:
     return list_page(
         request,
         "quality/deviation_list.html",
-        DeviationFilter,
+        DeviationFilterSet,
         selectors.deviations(),  # type: ignore[arg-type]
         {
             "can_raise": bool(_sites_where(page_user(request), QPerm.DEVIATION_RAISE)),
@@ -426,7 +426,7 @@ def capa_list(request: HttpRequest) -> HttpResponse:
     return list_page(
         request,
         "quality/capa_list.html",
-        CapaFilter,
+        CapaFilterSet,
         selectors.capas(),  # type: ignore[arg-type]
         {"can_create": bool(_sites_where(page_user(request), QPerm.CAPA_MANAGE)), "tab": "capa"},
     )
@@ -644,7 +644,7 @@ def change_list(request: HttpRequest) -> HttpResponse:
     return list_page(
         request,
         "quality/change_list.html",
-        ChangeFilter,
+        ChangeFilterSet,
         selectors.change_controls(),  # type: ignore[arg-type]
         {
             "can_create": bool(_sites_where(page_user(request), QPerm.CHANGE_REQUEST)),

@@ -12,7 +12,7 @@ Apps' views, API modules and filters.py may import this module (`.importlinter`)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import django_filters as df
@@ -113,17 +113,22 @@ def list_page(
     context: Mapping[str, Any] | None = None,
     *,
     default: Mapping[str, Any] | None = None,
+    present: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
 ) -> HttpResponse:
     """A list page: the filter form (`form`), the page of rows (`page`, PAGE_SIZE rows paged in
-    the database) and the pager's query (`query`, for `web/_pager.html`)."""
+    the database; `present` turns the page's records into what the template shows, for that
+    page only) and the pager's query (`query`, for `web/_pager.html`)."""
     filterset, rows, status = page_filter(request, filterset_class, queryset, default=default)
+    page = web_page(request, rows)
+    if present is not None:
+        page.object_list = present(page.object_list)
     return render(
         request,
         template,
         {
             "form": filterset.form,
             "filterset": filterset,
-            "page": web_page(request, rows),
+            "page": page,
             "query": pager_query(request),
             **(context or {}),
         },
