@@ -230,7 +230,9 @@ def role_revoke(request: HttpRequest, assignment_id: int) -> HttpResponse:
 # --- audit trail ----------------------------------------------------------------------------
 @needs(Perm.AUDIT_VIEW)
 def audit_trail(request: HttpRequest) -> HttpResponse:
-    return list_page(request, "core/audit_trail.html", AuditEventFilterSet, selectors.audit_events())
+    return list_page(
+        request, "core/audit_trail.html", AuditEventFilterSet, selectors.audit_events()
+    )
 
 
 @needs(Perm.AUDIT_VIEW)
