@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, models, transaction
+from django.db.models import signals
 
 from vein2vein.standards.audit_chain import GENESIS_HASH, HASHED_FIELDS, event_hash
 
@@ -85,6 +86,63 @@ def _lock_chain() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
 
 
+_TABLE = AuditEvent._meta.db_table
+_INSERTED = tuple(f for f in AuditEvent._meta.concrete_fields if not f.primary_key)
+
+
+# The two statements below are built from the model's own table and column names, quoted by
+# the backend; every value is a bound parameter.
+def _head_sql() -> str:
+    qn = connection.ops.quote_name
+    return f"SELECT {qn('seq')}, {qn('hash')} FROM {qn(_TABLE)} ORDER BY {qn('seq')} DESC LIMIT 1"  # noqa: S608
+
+
+def _locked_head() -> tuple[int, str]:
+    """Take the chain's lock, then read its head (seq, hash): the lock first, in a statement of
+    its own, so the head is read after every earlier appender has committed."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+        cursor.execute(_head_sql())
+        last = cursor.fetchone()
+    return (int(last[0]), str(last[1])) if last else (0, GENESIS_HASH)
+
+
+def _insert(event: AuditEvent) -> None:
+    """INSERT the event as Model.save(force_insert=True) would (the same values, prepared by
+    the fields, and the same pre_save / post_save signals), without compiling the statement
+    through the ORM on every append: the chain's hot path."""
+    qn = connection.ops.quote_name
+    event._prepare_related_fields_for_save(operation_name="save")  # an unsaved actor refused
+    signals.pre_save.send(
+        sender=AuditEvent, instance=event, raw=False, using=connection.alias, update_fields=None
+    )
+    values = [f.get_db_prep_save(f.pre_save(event, True), connection) for f in _INSERTED]
+    sql = (
+        f"INSERT INTO {qn(_TABLE)} ({', '.join(qn(f.column) for f in _INSERTED)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(_INSERTED))})"
+    )
+    pk = AuditEvent._meta.pk
+    assert pk is not None
+    with connection.cursor() as cursor:
+        if connection.features.can_return_columns_from_insert:
+            cursor.execute(f"{sql} RETURNING {qn(pk.column)}", values)
+            event.pk = cursor.fetchone()[0]
+        else:  # pragma: no cover - every supported database returns columns
+            cursor.execute(sql, values)
+            event.pk = connection.ops.last_insert_id(cursor, _TABLE, pk.column)
+    event._state.adding = False
+    event._state.db = connection.alias
+    signals.post_save.send(
+        sender=AuditEvent,
+        instance=event,
+        created=True,
+        update_fields=None,
+        raw=False,
+        using=connection.alias,
+    )
+
+
 def append_event(
     *,
     actor: User | None,
@@ -97,11 +155,9 @@ def append_event(
     if not connection.in_atomic_block:
         raise RuntimeError("append_event must run inside transaction.atomic()")
     record_type, record_id = record_ref(record)
-    _lock_chain()
-    last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first()
-    seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+    head_seq, prev_hash = _locked_head()
     event = AuditEvent(
-        seq=seq,
+        seq=head_seq + 1,
         occurred_at=now(),
         actor=actor,
         actor_username=actor.get_username() if actor is not None else SYSTEM_ACTOR,
@@ -114,7 +170,7 @@ def append_event(
     )
     event.hash = event_hash(hashed_content(event))
     event.seal = sealing.seal(event.hash)
-    event.save(force_insert=True)
+    _insert(event)
     return event
 
 
