@@ -95,6 +95,29 @@ def roles_read_once() -> Iterator[None]:
         _held.reset(token)
 
 
+# The roles found by `_roles_now` in this service call, by (user id, site id or None); None
+# outside `roles_checked_once`.
+_checked: ContextVar[dict[tuple[int, int | None], set[Role]] | None] = ContextVar(
+    "checked_roles", default=None
+)
+
+
+@contextmanager
+def roles_checked_once() -> Iterator[None]:
+    """Within the block each (user, site) pair's roles are read once: for one service call
+    whose checks (its permission, a role of its own workflow, the signing role) ask the same
+    question of the same rows. The call grants and revokes nothing; the next call reads again.
+    Nested blocks share the outermost one's answers."""
+    if _checked.get() is not None:
+        yield
+        return
+    token = _checked.set({})
+    try:
+        yield
+    finally:
+        _checked.reset(token)
+
+
 def held_assignments(user: User) -> list[RoleAssignment]:
     """`user`'s unrevoked role assignments with their sites, by site code then role (inactive
     sites included: callers that need an active site say so)."""
@@ -126,10 +149,45 @@ def active_roles(user: User, site: Site | None = None) -> set[Role]:
     """The roles `user` holds now, at `site` or (site=None) anywhere."""
     if not user.is_authenticated or not user.is_active:
         return set()
+    if _held.get() is None:
+        checked = _checked.get()
+        if checked is None:
+            return _roles_now(user, site)
+        key = (user.pk, site.pk if site is not None else None)
+        if key not in checked:
+            checked[key] = _roles_now(user, site)
+        return set(checked[key])
     return {
         Role(a.role)
         for a in active_assignments_where(user, lambda a: site is None or a.site_id == site.pk)
     }
+
+
+def _roles_now(user: User, site: Site | None) -> set[Role]:
+    """The same answer as `active_assignments_where` (unrevoked, at an active site), read as
+    one small statement: every service write checks a role first, and the ORM's compiling of
+    the assignment query with its site cost more than the rest of a simple write."""
+    from django.db import connection
+
+    from .models import RoleAssignment
+    from .models import Site as SiteModel
+
+    qn = connection.ops.quote_name  # the model's own names, quoted; every value is a parameter
+    ra, st = RoleAssignment._meta, SiteModel._meta
+    sql = (
+        f"SELECT a.{qn(ra.get_field('role').column)} FROM {qn(ra.db_table)} a "  # noqa: S608
+        f"JOIN {qn(st.db_table)} s ON s.{qn(st.pk.column)} = a.{qn(ra.get_field('site').column)} "
+        f"WHERE a.{qn(ra.get_field('user').column)} = %s "
+        f"AND a.{qn(ra.get_field('revoked_at').column)} IS NULL "
+        f"AND s.{qn(st.get_field('is_active').column)} = %s"
+    )
+    params: list[int | bool] = [user.pk, True]
+    if site is not None:
+        sql += f" AND a.{qn(ra.get_field('site').column)} = %s"
+        params.append(site.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {Role(row[0]) for row in cursor.fetchall()}
 
 
 def has_perm(user: User, perm: str, site: Site | None = None) -> bool:
