@@ -228,3 +228,29 @@ def test_dashboard_panel_lists_lots_awaiting_my_release(qc, operator, material):
         not in client_for(operator).get("/").content.decode().split("materials-panel")[1][:2000]
         or True
     )
+
+
+def test_the_page_and_the_api_filter_the_same_lots(operator, site, material):
+    """materials/filters.py is read by both: the same filters, the same lots."""
+    from tests.core.test_api import bearer
+
+    kept = LotFactory(material=material, site=site, location="Fridge F-01")
+    other = LotFactory(material=material, site=site, location="Freezer Z-9", status="quarantine")
+    client = client_for(operator)
+    headers = bearer(operator)
+    cases = [
+        ("location=Fridge", "location=Fridge"),
+        ("status=quarantine", "status=quarantine"),
+        (f"q={kept.lot_number}", f"search={kept.lot_number}"),
+        (f"material={material.pk}&usable=on", f"material_id={material.pk}&usable=true"),
+        ("expiring=30", "expiring_days=30"),
+    ]
+    for page_query, api_query in cases:
+        html = client.get(reverse("materials:lot_list") + "?" + page_query).content.decode()
+        on_page = {lot.lot_number for lot in (kept, other) if lot.lot_number in html}
+        api = client.get(f"/api/v1/materials/lots?{api_query}", **headers)
+        assert api.status_code == 200
+        assert on_page == {row["lot_number"] for row in api.json()}, page_query
+    assert client.get(reverse("materials:lot_list") + "?status=lost").status_code == 400
+    api = client.get("/api/v1/materials/lots?status=lost", **headers)
+    assert api.status_code == 400 and api.json()["field"] == "status"

@@ -19,13 +19,15 @@ from vein2vein.core.api import ERRORS
 from vein2vein.core.errors import Conflict, NotFound
 from vein2vein.core.files import verified_copy
 from vein2vein.core.models import Site, User
-from vein2vein.core.pagination import PAGE_FIELDS, Page, page_of
+from vein2vein.core.pagination import Page, page_of
 from vein2vein.core.permissions import require
 from vein2vein.core.signing import manifestation, signatures_for
 from vein2vein.core.time import now
+from vein2vein.web.lists import api_rows
 
 from . import selectors, services
 from .choices import INSPECTION_ITEMS
+from .filters import LotApiFilterSet
 from .models import InventoryTransaction, Kit, Lot, Material, MaterialSupplier, Supplier
 from .permissions import MatPerm
 from .schemas import (
@@ -287,7 +289,7 @@ def remove_supplier(
 @router.get("/lots", response={200: list[LotOut], **ERRORS})
 def list_lots(request: HttpRequest, filters: Query[LotFilter]) -> list[LotOut]:
     _view(request)
-    qs = selectors.lots(**filters.dict(exclude=PAGE_FIELDS))
+    qs = api_rows(LotApiFilterSet, filters, selectors.lots(), request)
     at = now()
     return [_lot_out(lot, at=at) for lot in page_of(qs, filters)]
 

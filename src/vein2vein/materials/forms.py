@@ -8,7 +8,7 @@ from django import forms
 
 from vein2vein.core.models import Site
 
-from .choices import INSPECTION_ITEMS, LotStatus, MaterialKind, StorageCondition, SupplierStatus
+from .choices import INSPECTION_ITEMS, MaterialKind, StorageCondition, SupplierStatus
 from .models import Lot, Material, Supplier
 
 PASSWORD_HELP = "Re-enter your password to sign"  # noqa: S105 - a help text
@@ -23,31 +23,6 @@ def _password() -> forms.CharField:
 
 def _date() -> forms.DateField:
     return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-
-
-class LotFilterForm(forms.Form):
-    q = forms.CharField(required=False, label="Search", max_length=100)
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *LotStatus.choices])
-    material = forms.ModelChoiceField(
-        required=False, queryset=Material.objects.all(), empty_label="Any material"
-    )
-    location = forms.CharField(required=False, max_length=100)
-    expiring = forms.IntegerField(
-        required=False, min_value=0, max_value=3650, label="Expiring within (days)"
-    )
-    usable = forms.BooleanField(required=False, label="Usable now")
-
-    def clean_q(self) -> str:
-        return _no_nul(self.cleaned_data["q"])
-
-    def clean_location(self) -> str:
-        return _no_nul(self.cleaned_data["location"])
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise forms.ValidationError("must not contain NUL characters")
-    return value
 
 
 class ReceiveForm(forms.Form):

@@ -126,7 +126,36 @@ def lots(
     search: str | None = None,
     at: dt.datetime | None = None,
 ) -> QuerySet[Lot]:
+    """Lots, narrowed (`narrow_lots`)."""
     qs = Lot.objects.select_related("material", "supplier", "site", "received_by", "disposition_by")
+    return narrow_lots(
+        qs,
+        status=status,
+        material_id=material_id,
+        part_number=part_number,
+        site_id=site_id,
+        location=location,
+        expiring_days=expiring_days,
+        usable=usable,
+        search=search,
+        at=at,
+    )
+
+
+def narrow_lots(
+    qs: QuerySet[Lot],
+    *,
+    status: str | None = None,
+    material_id: int | None = None,
+    part_number: str | None = None,
+    site_id: int | None = None,
+    location: str | None = None,
+    expiring_days: int | None = None,
+    usable: bool | None = None,
+    search: str | None = None,
+    at: dt.datetime | None = None,
+) -> QuerySet[Lot]:
+    """What each lot filter means (the list page and the API: materials/filters.py)."""
     if status:
         qs = qs.filter(status=status)
     if material_id:

@@ -21,17 +21,20 @@ from vein2vein.core.actors import page_user
 from vein2vein.core.audit import record_ref
 from vein2vein.core.errors import DomainError
 from vein2vein.core.files import verified_copy
-from vein2vein.core.forms import attach_error, run_form
+from vein2vein.core.forms import attach_error
 from vein2vein.core.models import Site, User
 from vein2vein.core.pagination import pager_query, web_page
 from vein2vein.core.permissions import active_roles, has_perm
 from vein2vein.core.signing import manifestation, signatures_for
 from vein2vein.core.time import now
 from vein2vein.core.views import needs
+from vein2vein.web.actions import form_action
+from vein2vein.web.lists import list_page
 
 from . import forms as mf
 from . import selectors, services
 from .choices import HOLD_FROM, REJECT_FROM, LotStatus
+from .filters import LotFilterSet
 from .models import Kit, Lot, Material, Supplier
 from .permissions import MatPerm, release_roles
 from .services import ImportRejected
@@ -45,6 +48,29 @@ def _sites_where(user: User, perm: str) -> Any:
 def _initial_site(request: HttpRequest) -> dict[str, Any]:
     site = getattr(request, "site", None)
     return {"site": site.pk} if site is not None else {}
+
+
+def _action(
+    request: HttpRequest,
+    form: forms.Form,
+    call: Callable[[dict[str, Any]], Any],
+    *,
+    title: str,
+    submit: str,
+    done: Any,
+    success: Any,
+    **extra: Any,
+) -> HttpResponse:
+    """A materials action page (materials/form.html) through web.actions.form_action."""
+    return form_action(
+        request,
+        form,
+        call,
+        template="materials/form.html",
+        context={"title": title, "submit": submit, **extra},
+        success=success,
+        done=done,
+    )
 
 
 def _render_form(
@@ -64,38 +90,16 @@ def _render_form(
 @needs(MatPerm.VIEW)
 def index(request: HttpRequest) -> HttpResponse:
     """The lots list, with filters: status, material, location, expiring, usable now."""
-    form = mf.LotFilterForm(request.GET or None)
-    status = 200
-    rows = selectors.lots()
-    if form.is_bound:
-        if form.is_valid():
-            data = form.cleaned_data
-            rows = selectors.lots(
-                status=data["status"] or None,
-                material_id=data["material"].pk if data["material"] else None,
-                location=data["location"] or None,
-                expiring_days=data["expiring"],
-                usable=data["usable"],
-                search=data["q"] or None,
-            )
-        else:
-            status = 400
     at = now()
-    page = web_page(request, rows)
-    page_rows = [(lot, selectors.check_material_usable(lot, None, 0.001, at)) for lot in page]
-    user = page_user(request)
-    return render(
+    return list_page(
         request,
         "materials/lot_list.html",
-        {
-            "form": form,
-            "page": page,
-            "rows": page_rows,
-            "query": pager_query(request),
-            "can_receive": has_perm(user, MatPerm.RECEIVE),
-            "tab": "lots",
-        },
-        status=status,
+        LotFilterSet,
+        selectors.lots(),
+        {"can_receive": has_perm(page_user(request), MatPerm.RECEIVE), "tab": "lots"},
+        present=lambda lots: [
+            (lot, selectors.check_material_usable(lot, None, 0.001, at)) for lot in lots
+        ],
     )
 
 
@@ -282,21 +286,14 @@ def lot_step(request: HttpRequest, lot_id: int, step: str) -> HttpResponse:
         raise Http404("no such step")
     lot = get_object_or_404(Lot.objects.select_related("material", "site"), pk=lot_id)
     form = spec.form(request.POST or None)
-    outcome = run_form(
+    return _action(
         request,
         form,
         lambda data: spec.run(request, lot, data),
-    )
-    if outcome.done:
-        messages.success(request, spec.done)
-        return redirect("materials:lot_detail", lot_id=lot.pk)
-    status = outcome.status
-    return _render_form(
-        request,
-        form,
-        spec.title.format(lot=lot.lot_number),
-        spec.submit,
-        status=status,
+        title=spec.title.format(lot=lot.lot_number),
+        submit=spec.submit,
+        done=spec.done,
+        success=reverse("materials:lot_detail", args=[lot.pk]),
         signs=spec.signs,
         intro=spec.intro,
         record=lot,
@@ -348,22 +345,14 @@ def material_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def material_create(request: HttpRequest) -> HttpResponse:
     form = mf.MaterialForm(request.POST or None)
-    outcome = run_form(
+    return _action(
         request,
         form,
         lambda data: services.create_material(actor=page_user(request), **data),
-    )
-    if outcome.done:
-        m = outcome.result
-        messages.success(request, f"{m.part_number} created.")
-        return redirect("materials:material_detail", material_id=m.pk)
-    status = outcome.status
-    return _render_form(
-        request,
-        form,
-        "New material",
-        "Create material",
-        status=status,
+        title="New material",
+        submit="Create material",
+        done=lambda m: f"{m.part_number} created.",
+        success=lambda m: reverse("materials:material_detail", args=[m.pk]),
         back=reverse("materials:material_list"),
     )
 
@@ -460,7 +449,7 @@ def material_supplier_remove(
     material = get_object_or_404(Material, pk=material_id)
     supplier = get_object_or_404(Supplier, pk=supplier_id)
     form = mf.ReasonForm(request.POST or None)
-    outcome = run_form(
+    return _action(
         request,
         form,
         lambda data: services.remove_supplier_from_material(
@@ -469,17 +458,10 @@ def material_supplier_remove(
             supplier_id=supplier.pk,
             reason=data["reason"],
         ),
-    )
-    if outcome.done:
-        messages.success(request, f"{supplier} removed from {material.part_number}.")
-        return redirect("materials:material_detail", material_id=material.pk)
-    status = outcome.status
-    return _render_form(
-        request,
-        form,
-        f"Remove {supplier} from {material.part_number}",
-        "Remove",
-        status=status,
+        title=f"Remove {supplier} from {material.part_number}",
+        submit="Remove",
+        done=f"{supplier} removed from {material.part_number}.",
+        success=reverse("materials:material_detail", args=[material.pk]),
         back=reverse("materials:material_detail", args=[material.pk]),
     )
 
@@ -504,22 +486,14 @@ def supplier_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def supplier_create(request: HttpRequest) -> HttpResponse:
     form = mf.SupplierForm(request.POST or None)
-    outcome = run_form(
+    return _action(
         request,
         form,
         lambda data: services.create_supplier(actor=page_user(request), **data),
-    )
-    if outcome.done:
-        s = outcome.result
-        messages.success(request, f"Supplier {s} created.")
-        return redirect("materials:supplier_detail", supplier_id=s.pk)
-    status = outcome.status
-    return _render_form(
-        request,
-        form,
-        "New supplier",
-        "Create supplier",
-        status=status,
+        title="New supplier",
+        submit="Create supplier",
+        done=lambda s: f"Supplier {s} created.",
+        success=lambda s: reverse("materials:supplier_detail", args=[s.pk]),
         back=reverse("materials:supplier_list"),
     )
 
@@ -557,23 +531,16 @@ def supplier_status(request: HttpRequest, supplier_id: int) -> HttpResponse:
             "reevaluation_due": supplier.reevaluation_due,
         },
     )
-    outcome = run_form(
+    return _action(
         request,
         form,
         lambda data: services.set_supplier_status(
             actor=page_user(request), supplier_id=supplier.pk, **data
         ),
-    )
-    if outcome.done:
-        messages.success(request, f"Status of {supplier} saved.")
-        return redirect("materials:supplier_detail", supplier_id=supplier.pk)
-    status = outcome.status
-    return _render_form(
-        request,
-        form,
-        f"Change the status of {supplier}",
-        "Save status",
-        status=status,
+        title=f"Change the status of {supplier}",
+        submit="Save status",
+        done=f"Status of {supplier} saved.",
+        success=reverse("materials:supplier_detail", args=[supplier.pk]),
         intro="Only an approved supplier's lots can be released.",
         back=reverse("materials:supplier_detail", args=[supplier.pk]),
     )

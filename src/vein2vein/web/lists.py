@@ -161,3 +161,27 @@ class YesNo(df.ChoiceFilter):
         if value in EMPTY_VALUES:
             return qs
         return self.get_method(qs)(qs, self.field_name, value == "yes")
+
+
+class IntegerFilter(df.NumberFilter):
+    """A whole number (df.NumberFilter reads a decimal)."""
+
+    field_class = forms.IntegerField
+
+
+class SelectorFilterSet(df.FilterSet):
+    """A FilterSet whose filters mean what a selector's narrowing says: a filter declared with
+    `method="narrow"` passes its value to `narrowing(qs, **{keyword: value})`, the keyword
+    being its name or `keywords[name]` (so a page's `q` and the API's `search` are one
+    meaning). A model instance (a select on the page) passes its primary key."""
+
+    keywords: dict[str, str] = {}
+
+    @staticmethod
+    def narrowing(qs: QuerySet[Any], **kwargs: Any) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def narrow(self, qs: QuerySet[Any], name: str, value: Any) -> QuerySet[Any]:
+        if hasattr(value, "pk"):
+            value = value.pk
+        return self.narrowing(qs, **{self.keywords.get(name, name): value})
