@@ -90,10 +90,11 @@ def lot(lot_id: object) -> Lot:
     return first
 
 
-def lock_lot(lot_id: int) -> Lot:
+def lock_lot(lot_id: int, *related: str) -> Lot:
+    """The lot, locked, with its material, supplier and site (and the `related` named)."""
     found = (
         Lot.objects.select_for_update(no_key=True, of=("self",))
-        .select_related("material", "supplier", "site")
+        .select_related("material", "supplier", "site", *related)
         .filter(pk=lot_id)
         .first()
     )

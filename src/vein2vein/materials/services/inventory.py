@@ -98,39 +98,60 @@ def consume_lot(
     A caller already inside its own transaction should call `require_material_usable` first:
     the blocked-attempt event written here would otherwise roll back with the caller's work.
     """
-    found = c.lot(lot_id)
-    require(actor, MatPerm.INVENTORY, found.site)
     qty = c.quantity(quantity)
     ref = c.text(reference, "reference", max_length=200)
     rec = _record(record)
+    if c.in_service_transaction():
+        # Inside the caller's transaction (a batch step): the lot is locked and read once, and
+        # checked (role, usability) before anything is written; a refusal rolls back with the
+        # caller's work, which is why such a caller checks `require_material_usable` first.
+        lot = c.lock_lot(c.pk(lot_id, "lot_id"))
+        require(actor, MatPerm.INVENTORY, lot.site)
+        result = check_material_usable(lot, part, qty, at)
+        if not result.ok:
+            raise _refused(actor, lot, result, ref)
+        return _consume(lot, actor=actor, quantity=qty, reference=ref, record=rec)
+    found = c.lot(lot_id)
+    require(actor, MatPerm.INVENTORY, found.site)
     try:
         with transaction.atomic():
             lot = c.lock_lot(found.pk)
             result = check_material_usable(lot, part, qty, at)
             if not result.ok:
                 raise _Refused(result)
-            return _book(
-                lot,
-                actor=actor,
-                kind=TransactionKind.CONSUMPTION,
-                quantity=-qty,
-                at=now(),
-                reason=f"used for {ref}",
-                reference=ref,
-                record=rec,
-            )
+            return _consume(lot, actor=actor, quantity=qty, reference=ref, record=rec)
     except _Refused as refused:
-        audit.record_blocked_attempt(
-            actor=actor,
-            action="materials.lot.consume",
-            record=found,
-            reason=refused.result.message,
-            details={
-                "reasons": {"old": None, "new": refused.result.reasons},
-                "reference": {"old": None, "new": ref},
-            },
-        )
-        raise InterlockBlocked(refused.result.message, field="lot_id") from None
+        raise _refused(actor, found, refused.result, ref) from None
+
+
+def _consume(
+    lot: Lot, *, actor: User, quantity: Decimal, reference: str, record: tuple[str, str] | None
+) -> InventoryTransaction:
+    return _book(
+        lot,
+        actor=actor,
+        kind=TransactionKind.CONSUMPTION,
+        quantity=-quantity,
+        at=now(),
+        reason=f"used for {reference}",
+        reference=reference,
+        record=record,
+    )
+
+
+def _refused(actor: User, lot: Lot, result: Usability, reference: str) -> InterlockBlocked:
+    """Record the refused consumption (its own transaction) and return the error."""
+    audit.record_blocked_attempt(
+        actor=actor,
+        action="materials.lot.consume",
+        record=lot,
+        reason=result.message,
+        details={
+            "reasons": {"old": None, "new": result.reasons},
+            "reference": {"old": None, "new": reference},
+        },
+    )
+    return InterlockBlocked(result.message, field="lot_id")
 
 
 def adjust_lot(*, actor: User, lot_id: int, quantity: object, reason: str) -> InventoryTransaction:

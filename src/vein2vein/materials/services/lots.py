@@ -24,7 +24,7 @@ from vein2vein.core.choices import SignatureMeaning
 from vein2vein.core.errors import Conflict, InterlockBlocked, SignatureRefused, ValidationFailed
 from vein2vein.core.files import check_pdf, delete_orphan
 from vein2vein.core.models import User
-from vein2vein.core.permissions import require, require_role
+from vein2vein.core.permissions import require, require_role, roles_checked_once
 from vein2vein.core.services import apply_signature, check_password_for_signing
 from vein2vein.core.time import now
 
@@ -194,6 +194,7 @@ def _check_disposition(actor: User, lot: Lot, allowed: frozenset[str], doing: st
         )
 
 
+@roles_checked_once()  # the disposition, release and signing checks ask the same rows
 def _decide(
     *,
     actor: User,
@@ -226,7 +227,7 @@ def _decide(
         raise InterlockBlocked(message, field="lot_id")
     proof = check_password_for_signing(actor, password, request)
     with transaction.atomic():
-        lot = c.lock_lot(lot.pk)
+        lot = c.lock_lot(lot.pk, "received_by")
         _check_disposition(actor, lot, allowed, doing)
         if release and (blockers := release_blockers(lot)):
             raise InterlockBlocked(
