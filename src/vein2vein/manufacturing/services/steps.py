@@ -27,7 +27,7 @@ from vein2vein.core import audit
 from vein2vein.core.choices import SignatureMeaning
 from vein2vein.core.errors import Conflict, InterlockBlocked, NotFound, ValidationFailed
 from vein2vein.core.models import User
-from vein2vein.core.permissions import require
+from vein2vein.core.permissions import require, roles_checked_once
 from vein2vein.core.services import apply_signature, check_password_for_signing
 from vein2vein.core.time import now
 from vein2vein.equipment.models import Usage
@@ -36,7 +36,6 @@ from vein2vein.quality.choices import DeviationCategory
 from vein2vein.quality.services import raise_deviation
 from vein2vein.training.services import is_qualified, require_qualified
 
-from .. import mbr
 from ..choices import CURRENT, BatchStatus, EntryFlag, EntryStatus, StepKind
 from ..models import Batch, StepEntry
 from ..permissions import MfgPerm
@@ -50,7 +49,7 @@ from .step_kinds import ACTION, HANDLERS, Attempt, Prepared, StepInput
 def _step(b: Batch, step_key: object) -> dict[str, Any]:
     key = c.text(step_key, "step_key", max_length=60)
     try:
-        return mbr.step(b.master_record.definition, key)
+        return c.step(b.master_record, key)
     except KeyError:
         raise NotFound(
             f"step {key!r} is not in {b.master_record.document_version}", field="step_key"
@@ -218,15 +217,22 @@ def _record_entry_event(*, actor: User, entry: StepEntry) -> None:
     )
 
 
-def _end_usages_of_finished_operation(actor: User, b: Batch, step: dict[str, Any]) -> None:
-    """A unit is released when the unit operation that took it is done."""
-    definition = b.master_record.definition
-    in_operation = [s["key"] for s in mbr.steps(definition) if s["operation"] == step["operation"]]
-    done = set(
-        StepEntry.objects.filter(
-            batch=b, step_key__in=in_operation, status__in=CURRENT
-        ).values_list("step_key", flat=True)
-    )
+def _end_usages_of_finished_operation(
+    actor: User, b: Batch, step: dict[str, Any], done: set[str] | None = None
+) -> None:
+    """A unit is released when the unit operation that took it is done. `done`: the keys of
+    the batch's current entries, read with the batch locked (else they are read here)."""
+    in_operation = [
+        key
+        for key, s in c.step_index(b.master_record).items()
+        if s["operation"] == step["operation"]
+    ]
+    if done is None:
+        done = set(
+            StepEntry.objects.filter(
+                batch=b, step_key__in=in_operation, status__in=CURRENT
+            ).values_list("step_key", flat=True)
+        )
     if set(in_operation) - done:
         return
     for usage in Usage.objects.filter(
@@ -236,6 +242,7 @@ def _end_usages_of_finished_operation(actor: User, b: Batch, step: dict[str, Any
             end_usage(actor=actor, usage_id=usage.pk)
 
 
+@roles_checked_once()  # the step's permission and those of the services it calls (a lot consumed)
 def record_step(
     *,
     actor: User,
@@ -254,7 +261,7 @@ def record_step(
     performer's `password` for a sign-off. A value outside the action limits needs a comment
     and raises a deviation; outside the alert limits it is flagged for review. What each kind
     adds is its handler's (`step_kinds`)."""
-    found = c.batch(batch_id)
+    found = c.batch_for_step(batch_id)
     require(actor, MfgPerm.STEP_EXECUTE, found.site)
     step = _step(found, step_key)
     handler = HANDLERS[step["kind"]]
@@ -289,8 +296,12 @@ def record_step(
     handler.check(a, p)
     try:
         with transaction.atomic():
-            b = c.locked_batch(found.pk)
-            entries = current_entries(b)
+            b = c.locked_batch(found.pk, read=found)
+            if b.last_seq != found.last_seq:
+                # Another entry was written or corrected meanwhile: read them again. Every new
+                # entry and every correction moves last_seq (`_write_entry`); a verification
+                # does not, and it can only make a step's predecessors done.
+                entries = current_entries(b)
             if b.status != BatchStatus.IN_PROGRESS:
                 raise Conflict(f"batch {b.number} is {b.status}", field="batch_id")
             if step["key"] in entries or _waiting_for(step, entries):
@@ -305,7 +316,7 @@ def record_step(
             handler.after_entry(a, b, p, entry)
             _record_entry_event(actor=actor, entry=entry)
             handler.after_event(a, p, entry)
-            _end_usages_of_finished_operation(actor, b, step)
+            _end_usages_of_finished_operation(actor, b, step, done={*entries, entry.step_key})
     except InterlockBlocked:
         handler.blocked(a, p)
         raise
