@@ -169,3 +169,29 @@ def test_dashboard_panel_lists_due_and_out_of_service(ready, supervisor, admin_u
     assert 'data-testid="equipment-panel"' in page
     assert "Rotor check" in page and "never done" in page and "Noisy" in page
     assert 'data-testid="equipment-panel"' not in _client(admin_user).get("/").content.decode()
+
+
+def test_the_page_and_the_api_filter_the_same_units(site, supervisor, qa_approver, protocol):  # type: ignore[no-untyped-def]
+    """equipment/filters.py is read by both: the same filters, the same units."""
+    from tests.core.test_api import bearer
+
+    in_service(site, supervisor, qa_approver, protocol, calibrated_at=ago(days=30))
+    in_service(site, supervisor, qa_approver, protocol, "BSC-02", calibrated_at=ago(days=364))
+    client = _client(supervisor)
+    headers = bearer(supervisor)
+    cases = [
+        ("kind=centrifuge", "kind=centrifuge"),
+        ("q=BSC", "q=BSC"),
+        ("due=soon", "due=soon"),
+        (f"site={site.pk}&status=in_service", f"site={site.code}&status=in_service"),
+    ]
+    for page_query, api_query in cases:
+        html = client.get(f"/equipment/?{page_query}").content.decode()
+        on_page = {tag for tag in ("CEN-01", "BSC-02") if tag in html}
+        api = client.get(f"/api/v1/equipment/units?{api_query}", **headers)
+        assert api.status_code == 200
+        assert on_page == {u["equipment_id"] for u in api.json()}, page_query
+    assert client.get("/equipment/?due=someday").status_code == 400
+    api = client.get("/api/v1/equipment/units?due=someday", **headers)
+    assert api.status_code == 400 and api.json()["field"] == "due"
+    assert client.get("/api/v1/equipment/units?site=NOWHERE", **headers).status_code == 404

@@ -9,13 +9,15 @@ from ninja import File, Form, Query, Router, Status, UploadedFile
 
 from vein2vein.core.actors import api_user
 from vein2vein.core.errors import NotFound
-from vein2vein.core.models import Site, User
+from vein2vein.core.models import User
 from vein2vein.core.pagination import Page, page_of
 from vein2vein.core.permissions import require
 from vein2vein.core.schemas import ErrorOut
+from vein2vein.web.lists import api_rows
 
 from . import selectors, services
 from .download import certificate_response
+from .filters import EquipmentApiFilterSet
 from .models import Equipment, MaintenancePlan, QualificationRecord, ServiceRecord, Usage
 from .permissions import EqPerm
 from .schemas import (
@@ -165,18 +167,7 @@ def _usage_out(g: Usage) -> UsageOut:
 @router.get("/units", response={200: list[EquipmentOut], **ERRORS})
 def list_units(request: HttpRequest, filters: Query[EquipmentFilter]) -> list[EquipmentOut]:
     _reader(request)
-    site = None
-    if filters.site:
-        site = Site.objects.filter(code=filters.site.upper()).first()
-        if site is None:
-            raise NotFound(f"site {filters.site} does not exist", field="site")
-    rows = selectors.equipment_list(
-        kind=filters.kind or "",
-        status=filters.status or "",
-        site=site,
-        due=filters.due or "",
-        q=filters.q or "",
-    )
+    rows = api_rows(EquipmentApiFilterSet, filters, selectors.equipment_list(), request)
     return [_unit_out(u) for u in page_of(rows, filters)]
 
 

@@ -26,24 +26,6 @@ def password_field() -> forms.CharField:
     )
 
 
-class FilterForm(forms.Form):
-    q = forms.CharField(required=False, max_length=100, label="ID or name")
-    kind = forms.ChoiceField(required=False, choices=_any(EquipmentKind.choices))
-    status = forms.ChoiceField(required=False, choices=_any(EquipmentStatus.choices))
-    due = forms.ChoiceField(
-        required=False,
-        label="Calibration / maintenance",
-        choices=[("", "Any"), ("soon", "Due within 14 days or overdue"), ("overdue", "Overdue")],
-    )
-    site = forms.ModelChoiceField(queryset=Site.objects.all(), required=False, empty_label="Any")
-
-    def clean_q(self) -> str:
-        value: str = self.cleaned_data["q"]
-        if "\x00" in value:
-            raise forms.ValidationError("must not contain NUL characters")
-        return value
-
-
 class EquipmentForm(forms.Form):
     equipment_id = forms.CharField(
         max_length=30, label="Equipment ID", help_text="Asset tag, e.g. BSC-01"

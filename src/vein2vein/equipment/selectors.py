@@ -160,9 +160,23 @@ def equipment_list(
     due: str = "",
     q: str = "",
 ) -> QuerySet[Equipment]:
+    """Units by equipment ID, narrowed (`narrow_equipment`)."""
+    rows = Equipment.objects.select_related("site").order_by("equipment_id")
+    return narrow_equipment(rows, kind=kind, status=status, site=site, due=due, q=q)
+
+
+def narrow_equipment(
+    rows: QuerySet[Equipment],
+    *,
+    kind: str = "",
+    status: str = "",
+    site: Site | None = None,
+    due: str = "",
+    q: str = "",
+) -> QuerySet[Equipment]:
     """Units filtered by kind, status, site and due state ('soon': a plan due within 14 days
-    or overdue; 'overdue': a plan past due or never done)."""
-    rows = Equipment.objects.select_related("site")
+    or overdue; 'overdue': a plan past due or never done). The list page and the API read
+    these meanings through equipment/filters.py."""
     if kind:
         rows = rows.filter(kind=kind)
     if status:
@@ -176,7 +190,7 @@ def equipment_list(
         if due == "overdue":
             due_rows = [r for r in due_rows if r.overdue]
         rows = rows.filter(pk__in={r.plan.equipment_id for r in due_rows})
-    return rows.order_by("equipment_id")
+    return rows
 
 
 @dataclass(frozen=True)

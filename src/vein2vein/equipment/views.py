@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.contrib import messages
 from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
@@ -20,15 +20,16 @@ from vein2vein.core import selectors as core_selectors
 from vein2vein.core.actors import page_user
 from vein2vein.core.audit import record_ref
 from vein2vein.core.errors import DomainError
-from vein2vein.core.forms import run_form
 from vein2vein.core.models import Site, User
-from vein2vein.core.pagination import pager_query, web_page
 from vein2vein.core.permissions import has_perm
 from vein2vein.core.views import needs
+from vein2vein.web.actions import form_action
+from vein2vein.web.lists import list_page
 
 from . import forms as ef
 from . import selectors, services
 from .download import certificate_response
+from .filters import EquipmentFilterSet
 from .models import Equipment, MaintenancePlan, QualificationRecord, ServiceRecord, Usage
 from .permissions import EqPerm
 
@@ -64,61 +65,58 @@ def _form_page(
     multipart: bool = False,
 ) -> HttpResponse:
     """GET shows the form; POST runs the service: success redirects, a refusal shows 4xx."""
-    outcome = run_form(
+    return form_action(
         request,
         form,
         lambda data: run(dict(data)),
+        template="equipment/form.html",
+        context={
+            "title": title,
+            "submit": submit,
+            "back": back,
+            "intro": intro,
+            "signs": signs,
+            "multipart": multipart,
+        },
+        success=lambda result: result if isinstance(result, str) else back,
+        done=done,
     )
-    if outcome.done:
-        result = outcome.result
-        messages.success(request, done)
-        return redirect(result if isinstance(result, str) else back)
-    status = outcome.status
-    context = {
-        "form": form,
-        "title": title,
-        "submit": submit,
-        "back": back,
-        "intro": intro,
-        "signs": signs,
-        "multipart": multipart,
-    }
-    return render(request, "equipment/form.html", context, status=status)
+
+
+def _unit_step(
+    request: HttpRequest,
+    tag: str,
+    form_class: type[forms.Form],
+    service: Callable[..., object],
+    *,
+    title: str,
+    intro: str | Callable[[Equipment], str] = "",
+    **page: Any,
+) -> HttpResponse:
+    """A form page that runs `service(actor, equipment_id, **form data)` on one unit."""
+    unit = _unit(tag)
+    return _form_page(
+        request,
+        form=form_class(_post(request)),
+        title=title.format(unit=unit.equipment_id),
+        intro=intro(unit) if callable(intro) else intro,
+        run=lambda data: service(actor=page_user(request), equipment_id=unit.equipment_id, **data),
+        back=_detail(unit),
+        **page,
+    )
 
 
 # --- list, due report ---------------------------------------------------------------------
 @needs(EqPerm.VIEW)
 def index(request: HttpRequest) -> HttpResponse:
-    form = ef.FilterForm(request.GET or None)
-    rows: Any = selectors.equipment_list()
-    status = 200
-    if request.GET:
-        if form.is_valid():
-            data = form.cleaned_data
-            rows = selectors.equipment_list(
-                kind=data["kind"],
-                status=data["status"],
-                site=data["site"],
-                due=data["due"],
-                q=data["q"],
-            )
-        else:
-            status = 400
-    page = web_page(request, rows)
     due = {r.plan.equipment_id: r for r in selectors.due_plans()}
-    user = page_user(request)
-    return render(
+    return list_page(
         request,
         "equipment/index.html",
-        {
-            "form": form,
-            "page": page,
-            "query": pager_query(request),
-            "rows": [(u, due.get(u.pk)) for u in page],
-            "can_manage": bool(_sites_where(user, EqPerm.MANAGE)),
-            "tab": "list",
-        },
-        status=status,
+        EquipmentFilterSet,
+        selectors.equipment_list(),
+        {"can_manage": bool(_sites_where(page_user(request), EqPerm.MANAGE)), "tab": "list"},
+        present=lambda units: [(u, due.get(u.pk)) for u in units],
     )
 
 
@@ -219,20 +217,16 @@ def edit(request: HttpRequest, tag: str) -> HttpResponse:
 @needs(EqPerm.VIEW)
 @require_http_methods(["GET", "POST"])
 def change_status(request: HttpRequest, tag: str) -> HttpResponse:
-    unit = _unit(tag)
-    form = ef.StatusForm(_post(request))
-
-    def run(data: dict[str, Any]) -> None:
-        services.change_status(actor=page_user(request), equipment_id=unit.equipment_id, **data)
-
-    return _form_page(
+    return _unit_step(
         request,
-        form=form,
-        title=f"Change the status of {unit.equipment_id}",
-        intro=f"Now: {unit.get_status_display()}. Entering service needs IQ, OQ and PQ approved.",
+        tag,
+        ef.StatusForm,
+        services.change_status,
+        title="Change the status of {unit}",
+        intro=lambda unit: (
+            f"Now: {unit.get_status_display()}. Entering service needs IQ, OQ and PQ approved."
+        ),
         submit="Change status",
-        run=run,
-        back=_detail(unit),
         done="Status changed.",
     )
 
@@ -240,22 +234,14 @@ def change_status(request: HttpRequest, tag: str) -> HttpResponse:
 @needs(EqPerm.VIEW)
 @require_http_methods(["GET", "POST"])
 def add_qualification(request: HttpRequest, tag: str) -> HttpResponse:
-    unit = _unit(tag)
-    form = ef.QualificationForm(_post(request))
-
-    def run(data: dict[str, Any]) -> None:
-        services.record_qualification(
-            actor=page_user(request), equipment_id=unit.equipment_id, **data
-        )
-
-    return _form_page(
+    return _unit_step(
         request,
-        form=form,
-        title=f"Record a qualification of {unit.equipment_id}",
+        tag,
+        ef.QualificationForm,
+        services.record_qualification,
+        title="Record a qualification of {unit}",
         intro="It counts once a QA approver approves it with a signature.",
         submit="Record",
-        run=run,
-        back=_detail(unit),
         done="Qualification recorded; waiting for QA approval.",
     )
 
@@ -290,20 +276,14 @@ def approve_qualification(request: HttpRequest, pk: int) -> HttpResponse:
 @needs(EqPerm.VIEW)
 @require_http_methods(["GET", "POST"])
 def add_plan(request: HttpRequest, tag: str) -> HttpResponse:
-    unit = _unit(tag)
-    form = ef.PlanForm(_post(request))
-
-    def run(data: dict[str, Any]) -> None:
-        services.add_plan(actor=page_user(request), equipment_id=unit.equipment_id, **data)
-
-    return _form_page(
+    return _unit_step(
         request,
-        form=form,
-        title=f"Plan a calibration or maintenance of {unit.equipment_id}",
+        tag,
+        ef.PlanForm,
+        services.add_plan,
+        title="Plan a calibration or maintenance of {unit}",
         intro="Until its first passing record, the unit is not usable.",
         submit="Add plan",
-        run=run,
-        back=_detail(unit),
         done="Plan added.",
     )
 
