@@ -4,6 +4,7 @@ Thin: forms parse, services decide, selectors read."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -319,58 +320,174 @@ def _form_context(
     }
 
 
-Step = Callable[[User, DocumentVersion, dict[str, Any]], object]
+Call = Callable[[HttpRequest, DocumentVersion, dict[str, Any]], object]
 
 
-def _signed(service: Callable[..., object], request: HttpRequest) -> Step:
+def _signed(service: Callable[..., object]) -> Call:
     """A step that is the signer's e-signature: password and reason from the SignForm."""
-    return lambda user, v, data: service(
-        actor=user,
+    return lambda r, v, data: service(
+        actor=page_user(r),
         version_id=v.pk,
         password=data["password"],
         reason=data["reason"],
-        request=request,
+        request=r,
     )
 
 
-def _with_reason(service: Callable[..., object]) -> Step:
-    return lambda user, v, data: service(actor=user, version_id=v.pk, reason=data["reason"])
+def _with_reason(service: Callable[..., object]) -> Call:
+    return lambda r, v, data: service(actor=page_user(r), version_id=v.pk, reason=data["reason"])
 
 
-def _confirmed(service: Callable[..., object]) -> Step:
-    return lambda user, v, data: service(actor=user, version_id=v.pk)
+def _confirmed(service: Callable[..., object]) -> Call:
+    return lambda r, v, data: service(actor=page_user(r), version_id=v.pk)
 
 
-def _version_step(
-    request: HttpRequest,
-    version_id: int,
-    form_class: type[forms.Form],
-    call: Callable[[User, DocumentVersion, dict[str, Any]], object],
-    *,
-    title: str,
-    submit: str,
-    done: str,
-    intro: str = "",
-) -> HttpResponse:
+@dataclass(frozen=True)
+class VersionStep:
+    """One step of a version's workflow, as a page: who may open it, its form, the service
+    call, and what the page says ({v} is the version)."""
+
+    perm: str
+    form: type[forms.Form]
+    call: Call
+    title: str
+    submit: str
+    done: str
+    intro: str | Callable[[DocumentVersion], str] = ""
+
+
+def _version_step(request: HttpRequest, version_id: int, step: VersionStep) -> HttpResponse:
     """GET shows the step's form; POST runs the service; a refusal lands on the form (4xx)."""
     found = _readable_version(request, version_id)
     if isinstance(found, HttpResponse):
         return found
     version = found
-    form = form_class(*_data(request))
+    form = step.form(*_data(request))
     return form_action(
         request,
         form,
-        lambda data: call(page_user(request), version, data),
+        lambda data: step.call(request, version, data),
         template="documents/form.html",
         context={
-            **_form_context(form, title.format(v=version), version=version),
-            "intro": intro,
-            "submit": submit,
+            **_form_context(form, step.title.format(v=version), version=version),
+            "intro": step.intro(version) if callable(step.intro) else step.intro,
+            "submit": step.submit,
         },
         success=reverse("documents:version_detail", args=[version.pk]),
-        done=done.format(v=version),
+        done=step.done.format(v=version),
     )
+
+
+def _approval_intro(version: DocumentVersion) -> str:
+    when = (
+        f"from {version.effective_date:%Y-%m-%d}"
+        if version.effective_date and version.effective_date > today()
+        else "at once"
+    )
+    return (
+        "Your signature (meaning: approved) covers the reviewed content. The version becomes "
+        f"effective {when}, superseding the current one."
+    )
+
+
+def _edit_draft(request: HttpRequest, v: DocumentVersion, data: dict[str, Any]) -> object:
+    fields = {k: data[k] for k in ("change_summary", "effective_date") if data[k] != getattr(v, k)}
+    return services.update_draft(
+        actor=page_user(request), version_id=v.pk, file=data["file"], **fields
+    )
+
+
+SIGN_REVIEWED = "Sign as reviewed"
+VERSION_STEPS = {
+    "edit": VersionStep(
+        DocPerm.AUTHOR, EditDraftForm, _edit_draft, "Change draft {v}", "Save", "{v} saved."
+    ),
+    "submit": VersionStep(
+        DocPerm.AUTHOR,
+        ConfirmForm,
+        _confirmed(services.submit_for_review),
+        "Submit {v} for review",
+        "Submit for review",
+        "{v} is in review.",
+        "From now on its PDF and content are read-only.",
+    ),
+    "return": VersionStep(
+        DocPerm.AUTHOR,
+        ReasonForm,
+        _with_reason(services.return_to_draft),
+        "Return {v} to draft",
+        "Return to draft",
+        "{v} is a draft again.",
+        "The author can change it and submit it again; it will need a new review.",
+    ),
+    "review": VersionStep(
+        DocPerm.VIEW_UNRELEASED,
+        SignForm,
+        _signed(services.review_version),
+        "Review {v}",
+        SIGN_REVIEWED,
+        "{v} reviewed.",
+        "Your signature (meaning: reviewed) covers the document, version, change summary, PDF "
+        "(by its SHA-256) and effective date.",
+    ),
+    "approve": VersionStep(
+        DocPerm.VIEW_UNRELEASED,
+        SignForm,
+        _signed(services.approve_version),
+        "Approve {v}",
+        "Sign as approved",
+        "{v} approved.",
+        _approval_intro,
+    ),
+    "make_effective": VersionStep(
+        DocPerm.CONTROL,
+        ConfirmForm,
+        _confirmed(services.make_effective),
+        "Make {v} effective",
+        "Make effective",
+        "{v} is effective.",
+        "The current effective version, if any, is superseded in the same step.",
+    ),
+    "obsolete": VersionStep(
+        DocPerm.AUTHOR,
+        ReasonForm,
+        _with_reason(services.obsolete_version),
+        "Make {v} obsolete",
+        "Make obsolete",
+        "{v} is obsolete.",
+    ),
+    "periodic_review": VersionStep(
+        DocPerm.PERIODIC_REVIEW,
+        SignForm,
+        _signed(services.record_periodic_review),
+        "Periodic review of {v}",
+        SIGN_REVIEWED,
+        "Periodic review of {v} recorded.",
+        "You confirm the effective version is still fit for use; the next review falls due "
+        "one review period from today.",
+    ),
+}
+
+
+def _step_view(name: str) -> Callable[..., HttpResponse]:
+    step = VERSION_STEPS[name]
+
+    @needs(step.perm)
+    @require_http_methods(["GET", "POST"])
+    def view(request: HttpRequest, version_id: int) -> HttpResponse:
+        return _version_step(request, version_id, step)
+
+    view.__name__ = view.__qualname__ = f"version_{name}"
+    return view
+
+
+version_submit = _step_view("submit")
+version_return = _step_view("return")
+version_review = _step_view("review")
+version_approve = _step_view("approve")
+version_make_effective = _step_view("make_effective")
+version_obsolete = _step_view("obsolete")
+version_periodic_review = _step_view("periodic_review")
 
 
 @needs(DocPerm.AUTHOR)
@@ -378,141 +495,11 @@ def _version_step(
 def version_edit(request: HttpRequest, version_id: int) -> HttpResponse:
     version = get_object_or_404(DocumentVersion, pk=version_id)
     if request.method == "GET":
-        form = EditDraftForm(
-            initial={
-                "change_summary": version.change_summary,
-                "effective_date": version.effective_date,
-            }
+        initial = {
+            "change_summary": version.change_summary,
+            "effective_date": version.effective_date,
+        }
+        return _form_page(
+            request, EditDraftForm(initial=initial), f"Change draft {version}", version=version
         )
-        return _form_page(request, form, f"Change draft {version}", version=version)
-
-    def call(user: User, v: DocumentVersion, data: dict[str, Any]) -> object:
-        fields: dict[str, Any] = {}
-        if data["change_summary"] != v.change_summary:
-            fields["change_summary"] = data["change_summary"]
-        if data["effective_date"] != v.effective_date:
-            fields["effective_date"] = data["effective_date"]
-        return services.update_draft(actor=user, version_id=v.pk, file=data["file"], **fields)
-
-    return _version_step(
-        request,
-        version_id,
-        EditDraftForm,
-        call,
-        title="Change draft {v}",
-        submit="Save",
-        done="{v} saved.",
-    )
-
-
-@needs(DocPerm.AUTHOR)
-@require_http_methods(["GET", "POST"])
-def version_submit(request: HttpRequest, version_id: int) -> HttpResponse:
-    return _version_step(
-        request,
-        version_id,
-        ConfirmForm,
-        _confirmed(services.submit_for_review),
-        title="Submit {v} for review",
-        submit="Submit for review",
-        done="{v} is in review.",
-        intro="From now on its PDF and content are read-only.",
-    )
-
-
-@needs(DocPerm.AUTHOR)
-@require_http_methods(["GET", "POST"])
-def version_return(request: HttpRequest, version_id: int) -> HttpResponse:
-    return _version_step(
-        request,
-        version_id,
-        ReasonForm,
-        _with_reason(services.return_to_draft),
-        title="Return {v} to draft",
-        submit="Return to draft",
-        done="{v} is a draft again.",
-        intro="The author can change it and submit it again; it will need a new review.",
-    )
-
-
-@needs(DocPerm.VIEW_UNRELEASED)
-@require_http_methods(["GET", "POST"])
-def version_review(request: HttpRequest, version_id: int) -> HttpResponse:
-    return _version_step(
-        request,
-        version_id,
-        SignForm,
-        _signed(services.review_version, request),
-        title="Review {v}",
-        submit="Sign as reviewed",
-        done="{v} reviewed.",
-        intro="Your signature (meaning: reviewed) covers the document, version, change "
-        "summary, PDF (by its SHA-256) and effective date.",
-    )
-
-
-@needs(DocPerm.VIEW_UNRELEASED)
-@require_http_methods(["GET", "POST"])
-def version_approve(request: HttpRequest, version_id: int) -> HttpResponse:
-    version = get_object_or_404(DocumentVersion, pk=version_id)
-    when = (
-        f"from {version.effective_date:%Y-%m-%d}"
-        if version.effective_date and version.effective_date > today()
-        else "at once"
-    )
-    return _version_step(
-        request,
-        version_id,
-        SignForm,
-        _signed(services.approve_version, request),
-        title="Approve {v}",
-        submit="Sign as approved",
-        done="{v} approved.",
-        intro=f"Your signature (meaning: approved) covers the reviewed content. The version "
-        f"becomes effective {when}, superseding the current one.",
-    )
-
-
-@needs(DocPerm.CONTROL)
-@require_http_methods(["GET", "POST"])
-def version_make_effective(request: HttpRequest, version_id: int) -> HttpResponse:
-    return _version_step(
-        request,
-        version_id,
-        ConfirmForm,
-        _confirmed(services.make_effective),
-        title="Make {v} effective",
-        submit="Make effective",
-        done="{v} is effective.",
-        intro="The current effective version, if any, is superseded in the same step.",
-    )
-
-
-@needs(DocPerm.AUTHOR)
-@require_http_methods(["GET", "POST"])
-def version_obsolete(request: HttpRequest, version_id: int) -> HttpResponse:
-    return _version_step(
-        request,
-        version_id,
-        ReasonForm,
-        _with_reason(services.obsolete_version),
-        title="Make {v} obsolete",
-        submit="Make obsolete",
-        done="{v} is obsolete.",
-    )
-
-
-@needs(DocPerm.PERIODIC_REVIEW)
-@require_http_methods(["GET", "POST"])
-def version_periodic_review(request: HttpRequest, version_id: int) -> HttpResponse:
-    return _version_step(
-        request,
-        version_id,
-        SignForm,
-        _signed(services.record_periodic_review, request),
-        title="Periodic review of {v}",
-        submit="Sign as reviewed",
-        done="Periodic review of {v} recorded.",
-        intro="You confirm the effective version is still fit for use; the next review falls "
-        "due one review period from today.",
-    )
+    return _version_step(request, version_id, VERSION_STEPS["edit"])
