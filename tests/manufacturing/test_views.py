@@ -390,3 +390,23 @@ def test_dashboard_panel(mfg: Mfg, batch: Batch) -> None:
     assert batch.number in page
     page = html(c.get("/"))
     assert 'data-testid="panel-running"' in page and 'data-testid="panel-verify"' not in page
+
+
+def test_the_page_and_the_api_filter_the_same_batches(mfg: Mfg, batch: Batch) -> None:
+    """manufacturing/filters.py is read by both: the same status, the same batches."""
+    from tests.core.test_api import bearer
+
+    c = client_for(mfg.operator)
+    headers = bearer(mfg.operator)
+    for status in ("in_progress", "completed"):
+        page = html(c.get(reverse("manufacturing:batch_list"), {"status": status}))
+        api = c.get("/api/v1/manufacturing/batches", {"status": status}, **headers)
+        assert api.status_code == 200
+        assert (batch.number in page) == (batch.number in {b["number"] for b in api.json()})
+    assert batch.status == "in_progress" and batch.number in html(
+        c.get(reverse("manufacturing:batch_list"), {"status": "in_progress"})
+    )
+    refused = c.get(reverse("manufacturing:batch_list"), {"status": "brewing"})
+    assert refused.status_code == 400 and "status" in html(refused)
+    api = c.get("/api/v1/manufacturing/batches", {"status": "brewing"}, **headers)
+    assert api.status_code == 422  # the API's schema refuses it before the FilterSet

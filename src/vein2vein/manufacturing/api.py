@@ -31,9 +31,11 @@ from vein2vein.core.errors import DomainError, NotFound
 from vein2vein.core.models import User
 from vein2vein.core.pagination import Page, page_of
 from vein2vein.core.permissions import require
+from vein2vein.web.lists import api_rows
 
 from . import mbr, selectors, services
 from .choices import BatchStatus
+from .filters import BatchFilterSet, MasterRecordFilterSet
 from .models import Batch, BatchSample, MasterRecord, StepEntry
 from .permissions import MfgPerm
 from .schemas import (
@@ -310,9 +312,12 @@ def list_master_records(
     request: HttpRequest, filters: Query[MasterRecordFilter]
 ) -> list[MasterRecordOut]:
     _view(request)
-    qs = selectors.master_records().select_related("parsed_by")
-    if filters.product:
-        qs = qs.filter(product__code=filters.product.strip())
+    qs = api_rows(
+        MasterRecordFilterSet,
+        filters,
+        selectors.master_records().select_related("parsed_by"),
+        request,
+    )
     return [_master_record_out(mr) for mr in page_of(qs, filters)]
 
 
@@ -375,9 +380,7 @@ def import_master_record(request: HttpRequest, payload: ImportIn) -> Status[Mast
 @router.get("/batches", response={200: list[BatchOut], **ERRORS})
 def list_batches(request: HttpRequest, filters: Query[BatchFilter]) -> list[BatchOut]:
     user = _view(request)
-    qs = _batches(user)
-    if filters.status is not None:
-        qs = qs.filter(status=filters.status)
+    qs = api_rows(BatchFilterSet, filters, _batches(user), request)
     return [_batch_out(b) for b in page_of(qs, filters)]
 
 

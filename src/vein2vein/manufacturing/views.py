@@ -37,10 +37,12 @@ from vein2vein.documents import selectors as documents_selectors
 from vein2vein.documents.choices import DocumentKind
 from vein2vein.documents.permissions import can_read_version
 from vein2vein.quality import selectors as quality_selectors
+from vein2vein.web.lists import page_filter
 
 from . import forms as mf
 from . import mbr, selectors, services
 from .choices import BatchAction, BatchStatus, EntryFlag, EntryStatus, StepKind, batch_actions
+from .filters import BatchFilterSet
 from .models import Batch, MasterRecord, StepEntry
 from .permissions import MfgPerm
 
@@ -236,10 +238,12 @@ def _list_page(
     status: int = 200,
 ) -> HttpResponse:
     user = page_user(request)
-    wanted = request.GET.get("status", "")
-    if wanted not in BatchStatus.values:
-        wanted = ""
-    batches = selectors.batches_for(user, status=wanted or None)
+    filterset, batches, filter_status = page_filter(
+        request, BatchFilterSet, selectors.batches_for(user)
+    )
+    bound = filterset.is_bound and filter_status == 200
+    wanted = filterset.form.cleaned_data.get("status", "") if bound else ""
+    status = status if status != 200 else filter_status
     page = web_page(request, batches)
     if form is None:
         form, rows = _start_form(request)
@@ -651,53 +655,49 @@ def _batch_action(
     )
 
 
-@needs(MfgPerm.BATCH_HOLD)
-@require_POST
-def batch_hold(request: HttpRequest, batch_id: int) -> HttpResponse:
-    return _batch_action(
-        request,
-        batch_id,
-        "hold",
-        mf.ReasonForm,
-        lambda b, d: services.hold_batch(
-            actor=page_user(request), batch_id=b.pk, reason=d["reason"]
-        ),
-        "Batch {number} is on hold: no step can be recorded until it resumes.",
-    )
+def _batch_action_view(
+    perm: str,
+    name: str,
+    form_class: type[forms.Form],
+    run: Callable[[HttpRequest, Batch, dict[str, Any]], Batch],
+    done: str,
+) -> Callable[..., HttpResponse]:
+    """A batch action posted from the batch page (hold, resume, abort)."""
+
+    @needs(perm)
+    @require_POST
+    def view(request: HttpRequest, batch_id: int) -> HttpResponse:
+        return _batch_action(
+            request, batch_id, name, form_class, lambda b, d: run(request, b, d), done
+        )
+
+    view.__name__ = view.__qualname__ = f"batch_{name}"
+    return view
 
 
-@needs(MfgPerm.BATCH_HOLD)
-@require_POST
-def batch_resume(request: HttpRequest, batch_id: int) -> HttpResponse:
-    return _batch_action(
-        request,
-        batch_id,
-        "resume",
-        mf.ReasonForm,
-        lambda b, d: services.resume_batch(
-            actor=page_user(request), batch_id=b.pk, reason=d["reason"]
-        ),
-        "Batch {number} resumed.",
-    )
-
-
-@needs(MfgPerm.BATCH_ABORT)
-@require_POST
-def batch_abort(request: HttpRequest, batch_id: int) -> HttpResponse:
-    return _batch_action(
-        request,
-        batch_id,
-        "abort",
-        mf.AbortForm,
-        lambda b, d: services.abort_batch(
-            actor=page_user(request),
-            batch_id=b.pk,
-            reason=d["reason"],
-            password=d["password"],
-            request=request,
-        ),
-        "Batch {number} aborted; the order is rejected.",
-    )
+batch_hold = _batch_action_view(
+    MfgPerm.BATCH_HOLD,
+    "hold",
+    mf.ReasonForm,
+    lambda r, b, d: services.hold_batch(actor=page_user(r), batch_id=b.pk, reason=d["reason"]),
+    "Batch {number} is on hold: no step can be recorded until it resumes.",
+)
+batch_resume = _batch_action_view(
+    MfgPerm.BATCH_HOLD,
+    "resume",
+    mf.ReasonForm,
+    lambda r, b, d: services.resume_batch(actor=page_user(r), batch_id=b.pk, reason=d["reason"]),
+    "Batch {number} resumed.",
+)
+batch_abort = _batch_action_view(
+    MfgPerm.BATCH_ABORT,
+    "abort",
+    mf.AbortForm,
+    lambda r, b, d: services.abort_batch(
+        actor=page_user(r), batch_id=b.pk, reason=d["reason"], password=d["password"], request=r
+    ),
+    "Batch {number} aborted; the order is rejected.",
+)
 
 
 class _NoFields(forms.Form):
