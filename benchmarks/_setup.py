@@ -104,61 +104,101 @@ def env_int(name: str, quick: int) -> int:
     return int(os.environ.get(name) or quick)
 
 
-def physical_limit(objs: list[Any]) -> float:
-    """Rows/s for the same rows written with the driver itself (psycopg or sqlite3): one INSERT
-    and one COMMIT per row, the durability of one user action, on a new connection with the
-    project's own connection options (SQLite: WAL, synchronous=NORMAL, BEGIN IMMEDIATE).
+class DriverLimit:
+    """The fair physical limit: rows written with the driver itself (psycopg or sqlite3), one
+    INSERT and one COMMIT per row, the durability of one user action, on a new connection with
+    the project's own connection options (SQLite: WAL, synchronous=NORMAL, BEGIN IMMEDIATE).
 
     The rows go into a scratch copy of their table with the same indexes (PostgreSQL:
     `LIKE ... INCLUDING ALL`; SQLite: the table's and indexes' own CREATE statements), so the
-    audit trail is not touched; values are converted for the database before the timing.
+    real table is not touched; values are converted for the database before the timing.
+    `time(rows)` may be called in rounds between the service's own rounds, so that the two
+    rates meet the same load on a machine shared with other work; `seconds` sums the rounds.
     """
-    from django.db import connection
 
-    model = type(objs[0])
-    table = model._meta.db_table
-    scratch = f"bench_limit_{table}"
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    values = [[f.get_db_prep_save(getattr(o, f.attname), connection) for f in fields] for o in objs]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    raw = connection.get_new_connection(connection.get_connection_params())
-    cur = raw.cursor()
-    if connection.vendor == "sqlite":
-        raw.isolation_level = None  # explicit BEGIN IMMEDIATE ... COMMIT, as Django does
-        cur.execute(f'DROP TABLE IF EXISTS "{scratch}"')
-        cur.execute(
-            "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
-            "AND type IN ('table', 'index') "
-            "ORDER BY type = 'index'",
-            [table],
-        )
-        for (sql,) in cur.fetchall():
-            sql = sql.replace(f'"{table}"', f'"{scratch}"')
-            sql = sql.replace('INDEX "', 'INDEX "bl_')
-            cur.execute(sql)
-        insert = f'INSERT INTO "{scratch}" ({columns}) VALUES ({", ".join("?" * len(fields))})'
+    def __init__(self, model: Any) -> None:
+        from django.db import connection
+
+        self.model = model
+        table = model._meta.db_table
+        self.scratch = f"bench_limit_{table}"
+        self.fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in self.fields)
+        self.raw = connection.get_new_connection(connection.get_connection_params())
+        self.vendor = connection.vendor
+        self.seconds = 0.0
+        self.rows = 0
+        cur = self.raw.cursor()
+        if self.vendor == "sqlite":
+            self.raw.isolation_level = None  # explicit BEGIN IMMEDIATE ... COMMIT, as Django does
+            cur.execute(f'DROP TABLE IF EXISTS "{self.scratch}"')
+            cur.execute(
+                "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
+                "AND type IN ('table', 'index') "
+                "ORDER BY type = 'index'",
+                [table],
+            )
+            for (sql,) in cur.fetchall():
+                sql = sql.replace(f'"{table}"', f'"{self.scratch}"')
+                sql = sql.replace('INDEX "', 'INDEX "bl_')
+                cur.execute(sql)
+            marks = ", ".join("?" * len(self.fields))
+        else:
+            self.raw.autocommit = False
+            cur.execute(f'DROP TABLE IF EXISTS "{self.scratch}"')
+            cur.execute(f'CREATE TABLE "{self.scratch}" (LIKE "{table}" INCLUDING ALL)')
+            self.raw.commit()
+            marks = ", ".join(["%s"] * len(self.fields))
+        self.insert = f'INSERT INTO "{self.scratch}" ({columns}) VALUES ({marks})'
+
+    def time(self, objs: list[Any]) -> float:
+        """Write `objs` (rows of the model) one INSERT + COMMIT each; returns the seconds."""
+        from django.db import connection
+
+        values = [
+            [f.get_db_prep_save(getattr(o, f.attname), connection) for f in self.fields]
+            for o in objs
+        ]
+        cur = self.raw.cursor()
         start = time.perf_counter()
-        for row in values:
-            cur.execute("BEGIN IMMEDIATE")
-            cur.execute(insert, row)
-            cur.execute("COMMIT")
+        if self.vendor == "sqlite":
+            for row in values:
+                cur.execute("BEGIN IMMEDIATE")
+                cur.execute(self.insert, row)
+                cur.execute("COMMIT")
+        else:
+            for row in values:
+                cur.execute(self.insert, row)
+                self.raw.commit()
         elapsed = time.perf_counter() - start
-        cur.execute(f'DROP TABLE "{scratch}"')
-    else:
-        raw.autocommit = False
-        cur.execute(f'DROP TABLE IF EXISTS "{scratch}"')
-        cur.execute(f'CREATE TABLE "{scratch}" (LIKE "{table}" INCLUDING ALL)')
-        raw.commit()
-        insert = f'INSERT INTO "{scratch}" ({columns}) VALUES ({", ".join(["%s"] * len(fields))})'
-        start = time.perf_counter()
-        for row in values:
-            cur.execute(insert, row)
-            raw.commit()
-        elapsed = time.perf_counter() - start
-        cur.execute(f'DROP TABLE "{scratch}"')
-        raw.commit()
-    raw.close()
-    return len(objs) / elapsed
+        self.seconds += elapsed
+        self.rows += len(values)
+        return elapsed
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+    def close(self) -> None:
+        cur = self.raw.cursor()
+        cur.execute(f'DROP TABLE "{self.scratch}"')
+        if self.vendor != "sqlite":
+            self.raw.commit()
+        self.raw.close()
+
+
+def physical_limit(objs: list[Any]) -> float:
+    """Rows/s of `objs` written by `DriverLimit` in one go."""
+    limit = DriverLimit(type(objs[0]))
+    try:
+        limit.time(objs)
+        return limit.rate
+    finally:
+        limit.close()
+
+
+ROUNDS = 5
+"""Service and limit are timed in alternating rounds (the load of other work meets both)."""
 
 
 def limit_ratio(label: str, rate: float, limit: float) -> None:
