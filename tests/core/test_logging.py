@@ -29,11 +29,12 @@ def test_a_500_is_logged_with_its_traceback(settings, debug: bool) -> None:  # t
     ]
     assert handlers, "django.request has no handler writing to the server's log"
     log = io.StringIO()
-    old = handlers[0].setStream(log)
+    # Swapped by hand: setStream flushes the old stream, which pytest's capture may have closed.
+    old, handlers[0].stream = handlers[0].stream, log
     try:
         response = Client(raise_request_exception=False).get("/broken/")
     finally:
-        handlers[0].setStream(old)  # type: ignore[arg-type]
+        handlers[0].stream = old
     assert response.status_code == 500
     written = log.getvalue()
     assert "ERROR django.request Internal Server Error: /broken/" in written
