@@ -244,6 +244,32 @@ def test_the_order_list_filters_and_a_scanned_coi_opens_its_order(world, walk) -
     assert other.coi_eye_readable in part and o.coi_eye_readable not in part
 
 
+def test_the_page_and_the_api_filter_the_same_orders_and_patients(world, walk) -> None:  # type: ignore[no-untyped-def]
+    """chain/filters.py is read by both: the same filters, the same rows."""
+    from tests.core.test_api import bearer
+
+    o = walk("scheduled")
+    other = walk("ordered", patient=enroll(world, "LUH-000300", "Novak"))
+    c = client_for(world.operator)
+    headers = bearer(world.operator)
+    for query in ({"status": "scheduled"}, {"status": "ordered"}, {"coi": o.coi_eye_readable}):
+        page = html(c.get(reverse("chain:order_list"), query))
+        on_page = {x.coi for x in (o, other) if x.coi_eye_readable in page}
+        api = c.get("/api/v1/chain/orders", query, **headers)
+        assert api.status_code == 200
+        assert on_page == {row["coi"] for row in api.json()}, query
+    assert c.get(reverse("chain:order_list"), {"status": "lost"}).status_code == 400
+    assert c.get("/api/v1/chain/orders", {"status": "lost"}, **headers).status_code == 422
+    clinician = client_for(world.clinician)
+    headers = bearer(world.clinician)
+    page = html(clinician.get(reverse("chain:patient_list"), {"q": "LUH-000300"}))
+    api = clinician.get("/api/v1/chain/patients", {"site_patient_id": "LUH-000300"}, **headers)
+    assert "LUH-000300" in page and [p["site_patient_id"] for p in api.json()] == ["LUH-000300"]
+    refused = clinician.get("/api/v1/chain/patients", {"site_patient_id": "x" * 41}, **headers)
+    assert refused.status_code == 422
+    assert clinician.get(reverse("chain:patient_list"), {"q": "x" * 101}).status_code == 400
+
+
 # --- the slot calendar ------------------------------------------------------------------------
 
 

@@ -24,9 +24,11 @@ from vein2vein.core.models import User
 from vein2vein.core.pagination import page_of
 from vein2vein.core.permissions import require
 from vein2vein.core.time import format_in_zone, in_zone, now
+from vein2vein.web.lists import api_rows
 
 from . import selectors, services
 from .choices import OrderStatus
+from .filters import OrderFilterSet, PatientFilterSet
 from .models import (
     Collection,
     CustodyEvent,
@@ -373,10 +375,7 @@ def _patient(user: User, patient_id: int) -> Patient:
 def list_patients(request: HttpRequest, filters: Query[PatientFilter]) -> list[PatientOut]:
     user = _clinical(request)
     qs = selectors.patients_for(user).select_related("enrolled_by")
-    if filters.site_id is not None:
-        qs = qs.filter(site_id=filters.site_id)
-    if filters.site_patient_id:
-        qs = qs.filter(site_patient_id=filters.site_patient_id.strip())
+    qs = api_rows(PatientFilterSet, filters, qs, request)
     return [_patient_out(p) for p in page_of(qs, filters)]
 
 
@@ -407,11 +406,7 @@ def correct_patient(request: HttpRequest, patient_id: int, payload: PatientPatch
 @router.get("/orders", response={200: list[OrderOut], **ERRORS})
 def list_orders(request: HttpRequest, filters: Query[OrderFilter]) -> list[OrderOut]:
     user = _view(request)
-    qs = _orders(user)
-    if filters.status is not None:
-        qs = qs.filter(status=filters.status)
-    if filters.coi:
-        qs = qs.filter(coi="".join(filters.coi.split()).upper())
+    qs = api_rows(OrderFilterSet, filters, _orders(user), request)
     visible = _identity(user)
     return [_order_out(o, identity=visible(o)) for o in page_of(qs, filters)]
 

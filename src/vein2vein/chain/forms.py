@@ -101,17 +101,10 @@ class LocalDateTimeField(forms.Field):
 # --- orders -----------------------------------------------------------------------------------
 
 
-class OrderFilterForm(forms.Form):
-    """The order list's filters. The COI box takes a scan ("&/CH..."), a typed COI with or
-    without its check character, or a part of one."""
-
-    q = forms.CharField(
-        required=False,
-        max_length=60,
-        label="COI identifier",
-        widget=forms.TextInput(attrs={"placeholder": "Scan or type a COI", "autocomplete": "off"}),
-    )
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *OrderStatus.choices])
+class OrderScanForm(forms.Form):
+    """How the order list reads its COI box (its fields are chain/filters.py's): a scan
+    ("&/CH..."), a typed COI with or without its check character, or a part of one. A whole
+    COI sets `exact`."""
 
     exact: bool = False
 

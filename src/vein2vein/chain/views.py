@@ -15,7 +15,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -32,6 +32,7 @@ from vein2vein.core.pagination import pager_query, web_page
 from vein2vein.core.permissions import has_perm
 from vein2vein.core.time import in_zone, now
 from vein2vein.core.views import needs
+from vein2vein.web.lists import page_filter
 
 from . import forms as cf
 from . import selectors, services
@@ -42,6 +43,7 @@ from .choices import (
     OrderStatus,
     ReceiptDecision,
 )
+from .filters import OrderFilterSet, PatientFilterSet
 from .models import Patient, SlotBooking, TherapyOrder, TherapyProduct
 from .permissions import ChainPerm
 from .services.identity import mask_personal
@@ -178,23 +180,13 @@ def _collection_day(order: TherapyOrder) -> dt.date | None:
 def order_list(request: HttpRequest) -> HttpResponse:
     """The orders of the user's sites; a scanned COI opens its order."""
     user = page_user(request)
-    form = cf.OrderFilterForm(request.GET or None)
-    rows = selectors.orders_for(user)
-    status = 200
-    if form.is_bound:
-        if form.is_valid():
-            q, wanted = form.cleaned_data["q"], form.cleaned_data["status"]
-            if q:
-                rows = rows.filter(coi=q) if form.exact else rows.filter(coi__contains=q)
-            if wanted:
-                rows = rows.filter(status=wanted)
-            if form.exact and not wanted:
-                found = list(rows[:2])
-                if len(found) == 1:
-                    return redirect("chain:order_detail", order_id=found[0].pk)
-        else:
-            status = 400
-            rows = rows.none()
+    filterset, rows, status = page_filter(request, OrderFilterSet, selectors.orders_for(user))
+    if status != 200:
+        rows = rows.none()
+    elif filterset.exact and not filterset.form.cleaned_data.get("status"):
+        found = list(rows[:2])
+        if len(found) == 1:
+            return redirect("chain:order_detail", order_id=found[0].pk)
     rows = rows.prefetch_related(
         Prefetch(
             "bookings",
@@ -210,7 +202,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
         request,
         "chain/order_list.html",
         {
-            "form": form,
+            "form": filterset.form,
             "page": page,
             "rows": [
                 {
@@ -863,14 +855,9 @@ def _patient_or_404(request: HttpRequest, patient_id: int) -> Patient:
 @needs(ChainPerm.VIEW_IDENTITY)
 def patient_list(request: HttpRequest) -> HttpResponse:
     user = page_user(request)
-    q = request.GET.get("q", "").strip()[:100]
     rows = selectors.patients_for(user).order_by("site__code", "site_patient_id")
-    if q:
-        rows = rows.filter(
-            Q(site_patient_id__icontains=q)
-            | Q(family_name__icontains=q)
-            | Q(given_name__icontains=q)
-        )
+    filterset, rows, status = page_filter(request, PatientFilterSet, rows)
+    q = filterset.form.cleaned_data.get("q", "") if filterset.is_bound and status == 200 else ""
     page = web_page(request, rows)
     return _page(
         request,
@@ -882,6 +869,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
             "can_enroll": has_perm(user, ChainPerm.PATIENT_MANAGE),
             "tab": "patients",
         },
+        status=status,
     )
 
 
