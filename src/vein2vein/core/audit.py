@@ -110,10 +110,10 @@ def _locked_head() -> tuple[int, str]:
 
 def _insert(event: AuditEvent) -> None:
     """INSERT the event as Model.save(force_insert=True) would (the same values, prepared by
-    the fields, and the same pre_save / post_save signals), without compiling the statement
-    through the ORM on every append: the chain's hot path."""
+    the fields, the same refusal of an unsaved actor, the same pre_save / post_save signals),
+    without compiling the statement through the ORM on every append: the chain's hot path."""
     qn = connection.ops.quote_name
-    event._prepare_related_fields_for_save(operation_name="save")  # an unsaved actor refused
+    event._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
     signals.pre_save.send(
         sender=AuditEvent, instance=event, raw=False, using=connection.alias, update_fields=None
     )
