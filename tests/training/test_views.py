@@ -274,3 +274,35 @@ def test_dashboard_panel(operator, admin_user, curriculum, client):
 def test_nul_in_a_path_is_a_400_not_a_500(supervisor, aps):
     response = browser(supervisor).get("/training/qualification-types/A%00B/edit/")
     assert response.status_code == 400
+
+
+def test_the_page_and_the_api_filter_the_same_assignments(operator, supervisor, curriculum, sop4):  # type: ignore[no-untyped-def]
+    """training/filters.py is read by both: the same filters, the same assignments."""
+    from tests.core.test_api import bearer
+
+    a = _assignment(operator, sop4)
+    client = browser(supervisor)
+    headers = bearer(supervisor)
+    cases = [
+        ("document=SOP-0004", "document=SOP-0004"),
+        (
+            f"trainee={operator.username}&status={a.status}",
+            f"trainee={operator.username}&status={a.status}",
+        ),
+        ("overdue=on", "overdue=true"),
+        ("document=SOP-9999", "document=SOP-9999"),
+    ]
+    listed = []
+    for page_query, api_query in cases:
+        page = client.get(f"/training/assignments/?{page_query}")
+        assert page.status_code == 200
+        api = client.get(f"/api/v1/training/assignments?{api_query}", **headers)
+        assert api.status_code == 200
+        ids = {row["id"] for row in api.json()}
+        on_page = f"/training/assignments/{a.pk}/" in page.content.decode()
+        assert on_page == (a.pk in ids), page_query
+        listed.append(on_page)
+    assert listed[0] and listed[1] and not listed[3]
+    assert client.get("/training/assignments/?status=lost").status_code == 400
+    api = client.get("/api/v1/training/assignments?status=lost", **headers)
+    assert api.status_code == 400 and api.json()["field"] == "status"

@@ -16,12 +16,14 @@ from vein2vein.core.actors import api_user
 from vein2vein.core.api import ERRORS
 from vein2vein.core.errors import NotFound, PermissionRefused
 from vein2vein.core.models import Site, User
-from vein2vein.core.pagination import PAGE_FIELDS, Page, page_of
+from vein2vein.core.pagination import Page, page_of
 from vein2vein.core.permissions import has_perm, require
 from vein2vein.core.signing import manifestation, signatures_for
 from vein2vein.core.time import now
+from vein2vein.web.lists import api_rows
 
 from . import selectors, services
+from .filters import AssignmentFilterSet, QualificationApiFilterSet
 from .models import Curriculum, CurriculumItem, Qualification, QualificationType, TrainingAssignment
 from .permissions import TrainingPerm
 from .schemas import (
@@ -220,7 +222,7 @@ def matrix(request: HttpRequest, filters: Query[MatrixFilter]) -> list[MatrixRow
 @router.get("/assignments", response={200: list[AssignmentOut], **ERRORS})
 def list_assignments(request: HttpRequest, filters: Query[AssignmentFilter]) -> list[AssignmentOut]:
     require(api_user(request), TrainingPerm.OVERSEE)
-    qs = selectors.assignments(**filters.dict(exclude=PAGE_FIELDS))
+    qs = api_rows(AssignmentFilterSet, filters, selectors.assignments(), request)
     return [_assignment_out(a) for a in page_of(qs, filters)]
 
 
@@ -370,7 +372,7 @@ def list_qualifications(
     request: HttpRequest, filters: Query[QualificationFilter]
 ) -> list[QualificationOut]:
     require(api_user(request), TrainingPerm.OVERSEE)
-    qs = selectors.qualifications(**filters.dict(exclude=PAGE_FIELDS))
+    qs = api_rows(QualificationApiFilterSet, filters, selectors.qualifications(), request)
     return [_qualification_out(q) for q in page_of(qs, filters)]
 
 

@@ -11,7 +11,7 @@ from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import GMP_ROLES
 
 from . import selectors
-from .choices import MAX_DUE_DAYS, MAX_VALIDITY_MONTHS, AssignmentStatus, QualificationKind
+from .choices import MAX_DUE_DAYS, MAX_VALIDITY_MONTHS, QualificationKind
 from .services._common import default_due_days
 
 GMP_ROLE_CHOICES = [(r.value, r.label) for r in Role if r in GMP_ROLES]
@@ -143,52 +143,8 @@ class GrantQualificationForm(forms.Form):
         ]
 
 
-class AssignmentFilterForm(forms.Form):
-    status = forms.ChoiceField(
-        required=False, choices=[("", "Any status"), *AssignmentStatus.choices]
-    )
-    overdue = forms.BooleanField(required=False, label="Overdue only", widget=CHECKBOX)
-    document = forms.CharField(required=False, max_length=20, label="Document number")
-    trainee = forms.CharField(required=False, max_length=150, label="Trainee (username)")
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        for key in ("document", "trainee"):
-            if "\x00" in (data.get(key) or ""):
-                self.add_error(key, "must not contain NUL characters")
-        return data
-
-
 class MatrixFilterForm(forms.Form):
     site = forms.ModelChoiceField(
         queryset=Site.objects.filter(is_active=True), required=False, empty_label="All sites"
     )
     role = forms.ChoiceField(required=False, choices=[("", "All roles"), *GMP_ROLE_CHOICES])
-
-
-class QualificationFilterForm(forms.Form):
-    user = forms.CharField(required=False, max_length=150, label="Person (username)")
-    qualification_type = forms.ChoiceField(required=False, label="Qualification", choices=())
-    state = forms.ChoiceField(
-        required=False,
-        choices=[
-            ("", "Any state"),
-            ("valid", "Valid"),
-            ("expired", "Expired"),
-            ("revoked", "Revoked"),
-            ("superseded", "Superseded"),
-        ],
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["qualification_type"].choices = [  # type: ignore[attr-defined]
-            ("", "Any qualification"),
-            *((t.code, t.name) for t in selectors.qualification_types()),
-        ]
-
-    def clean_user(self) -> str:
-        value: str = self.cleaned_data.get("user") or ""
-        if "\x00" in value:
-            raise forms.ValidationError("must not contain NUL characters")
-        return value

@@ -368,8 +368,30 @@ def assignments(
     site: Site | None = None,
     at: dt.datetime | None = None,
 ) -> QuerySet[TrainingAssignment]:
-    """Assignments, soonest due first; `overdue` keeps open ones past their due time."""
-    qs = _assignment_qs()
+    """Assignments, soonest due first, narrowed (`narrow_assignments`)."""
+    return narrow_assignments(
+        _assignment_qs(),
+        status=status,
+        overdue=overdue,
+        document=document,
+        trainee=trainee,
+        site=site,
+        at=at,
+    )
+
+
+def narrow_assignments(
+    qs: QuerySet[TrainingAssignment],
+    *,
+    status: str | None = None,
+    overdue: bool = False,
+    document: str | None = None,
+    trainee: str | None = None,
+    site: Site | None = None,
+    at: dt.datetime | None = None,
+) -> QuerySet[TrainingAssignment]:
+    """What each assignment filter means (page and API: training/filters.py); `overdue`
+    keeps open ones past their due time."""
     if status:
         qs = qs.filter(status=status)
     if overdue:
@@ -419,9 +441,23 @@ def qualifications(
     state: str | None = None,
     at: dt.datetime | None = None,
 ) -> QuerySet[Qualification]:
-    """Grants, newest first; `state` is valid, expired, revoked or superseded at `at`."""
+    """Grants, newest first, narrowed (`narrow_qualifications`)."""
+    return narrow_qualifications(
+        _qualification_qs(), user=user, qualification_type=qualification_type, state=state, at=at
+    )
+
+
+def narrow_qualifications(
+    qs: QuerySet[Qualification],
+    *,
+    user: str | None = None,
+    qualification_type: str | None = None,
+    state: str | None = None,
+    at: dt.datetime | None = None,
+) -> QuerySet[Qualification]:
+    """What each qualification filter means (page and API: training/filters.py); `state` is
+    valid, expired, revoked or superseded at `at`."""
     when = at or now()
-    qs = _qualification_qs()
     if user:
         qs = qs.filter(user__username__iexact=user.strip())
     if qualification_type:

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from vein2vein.core.actors import page_user
@@ -23,16 +24,17 @@ from vein2vein.core.signing import manifestation, signatures_for
 from vein2vein.core.time import now
 from vein2vein.core.views import View
 from vein2vein.core.views import needs as core_needs
+from vein2vein.web.actions import form_action
+from vein2vein.web.lists import page_filter
 
 from . import selectors, services
+from .filters import AssignmentFilterSet, QualificationFilterSet
 from .forms import (
     AddDocumentForm,
     AddQualificationForm,
-    AssignmentFilterForm,
     CurriculumForm,
     GrantQualificationForm,
     MatrixFilterForm,
-    QualificationFilterForm,
     QualificationTypeEditForm,
     QualificationTypeForm,
     SignAssignmentForm,
@@ -54,6 +56,28 @@ def _render(
     if request.method == "POST" and form is not None and form.errors:
         status = getattr(form, "refusal_status", 400)
     return render(request, template, context, status=status)
+
+
+def _action(
+    request: HttpRequest,
+    form: Any,
+    call: Callable[[dict[str, Any]], Any],
+    *,
+    title: str,
+    success: Any,
+    done: Any,
+    **extra: Any,
+) -> HttpResponse:
+    """A training action page (training/form.html) through web.actions.form_action."""
+    return form_action(
+        request,
+        form,
+        call,
+        template="training/form.html",
+        context={"title": title, **extra},
+        success=success,
+        done=done,
+    )
 
 
 def _refuse(form: Any, exc: DomainError) -> None:
@@ -116,16 +140,12 @@ def person(request: HttpRequest, user_id: int) -> HttpResponse:
 # --- assignments ----------------------------------------------------------------------------
 @needs(TrainingPerm.OVERSEE)
 def assignment_list(request: HttpRequest) -> HttpResponse:
-    form = AssignmentFilterForm(request.GET or None)
-    filters: dict[str, Any] = {}
-    if form.is_valid():
-        filters = {k: v for k, v in form.cleaned_data.items() if v}
-    status = 400 if form.is_bound and form.errors else 200
-    items = list(selectors.assignments(**filters)[:500]) if status == 200 else []
+    filterset, rows, status = page_filter(request, AssignmentFilterSet, selectors.assignments())
+    items = list(rows[:500]) if status == 200 else []
     return render(
         request,
         "training/assignment_list.html",
-        {"form": form, "items": items, "at": now()},
+        {"form": filterset.form, "items": items, "at": now()},
         status=status,
     )
 
@@ -344,19 +364,16 @@ def curriculum_add_qualification(request: HttpRequest, curriculum_id: int) -> Ht
 @require_http_methods(["GET", "POST"])
 def curriculum_item_remove(request: HttpRequest, item_id: int) -> HttpResponse:
     item = get_object_or_404(CurriculumItem.objects.select_related("curriculum"), pk=item_id)
-    form = ReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.remove_curriculum_item(
-                actor=page_user(request), item_id=item.pk, reason=form.cleaned_data["reason"]
-            )
-        except DomainError as exc:
-            _refuse(form, exc)
-        else:
-            messages.success(request, f"{item.requirement} removed.")
-            return redirect("training:curriculum_detail", curriculum_id=item.curriculum_id)
-    title = f"Remove {item.requirement} from {item.curriculum.name}"
-    return _render(request, "training/form.html", {"form": form, "title": title}, form)
+    return _action(
+        request,
+        ReasonForm(request.POST or None),
+        lambda data: services.remove_curriculum_item(
+            actor=page_user(request), item_id=item.pk, reason=data["reason"]
+        ),
+        title=f"Remove {item.requirement} from {item.curriculum.name}",
+        success=reverse("training:curriculum_detail", args=[item.curriculum_id]),
+        done=f"{item.requirement} removed.",
+    )
 
 
 # --- qualification types --------------------------------------------------------------------
@@ -375,17 +392,13 @@ def type_list(request: HttpRequest) -> HttpResponse:
 @needs(TrainingPerm.MANAGE)
 @require_http_methods(["GET", "POST"])
 def type_create(request: HttpRequest) -> HttpResponse:
-    form = QualificationTypeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            kind = services.create_qualification_type(actor=page_user(request), **form.cleaned_data)
-        except DomainError as exc:
-            _refuse(form, exc)
-        else:
-            messages.success(request, f"Qualification type {kind.code} created.")
-            return redirect("training:type_list")
-    return _render(
-        request, "training/form.html", {"form": form, "title": "New qualification type"}, form
+    return _action(
+        request,
+        QualificationTypeForm(request.POST or None),
+        lambda data: services.create_qualification_type(actor=page_user(request), **data),
+        title="New qualification type",
+        success=reverse("training:type_list"),
+        done=lambda kind: f"Qualification type {kind.code} created.",
     )
 
 
@@ -394,41 +407,37 @@ def type_create(request: HttpRequest) -> HttpResponse:
 def type_edit(request: HttpRequest, code: str) -> HttpResponse:
     kind = get_object_or_404(QualificationType, code=code)
     initial = {f: getattr(kind, f) for f in (*QualificationType.RECORD_FIELDS, "is_active")}
-    form = QualificationTypeEditForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        reason = data.pop("reason")
-        data.pop("code", None)
-        changed = {k: v for k, v in data.items() if v != initial.get(k)}
-        try:
-            services.update_qualification_type(
-                actor=page_user(request), code=kind.code, reason=reason, **changed
-            )
-        except DomainError as exc:
-            _refuse(form, exc)
-        else:
-            messages.success(request, f"Qualification type {kind.code} corrected.")
-            return redirect("training:type_list")
-    return _render(
-        request, "training/form.html", {"form": form, "title": f"Correct {kind.code}"}, form
+
+    def correct(data: dict[str, Any]) -> object:
+        fields = {k: v for k, v in data.items() if k not in ("reason", "code")}
+        changed = {k: v for k, v in fields.items() if v != initial.get(k)}
+        return services.update_qualification_type(
+            actor=page_user(request), code=kind.code, reason=data["reason"], **changed
+        )
+
+    return _action(
+        request,
+        QualificationTypeEditForm(request.POST or None, initial=initial),
+        correct,
+        title=f"Correct {kind.code}",
+        success=reverse("training:type_list"),
+        done=f"Qualification type {kind.code} corrected.",
     )
 
 
 # --- qualifications -------------------------------------------------------------------------
 @needs(TrainingPerm.OVERSEE)
 def qualification_list(request: HttpRequest) -> HttpResponse:
-    form = QualificationFilterForm(request.GET or None)
-    filters: dict[str, Any] = {}
-    if form.is_valid():
-        filters = {k: v for k, v in form.cleaned_data.items() if v}
-    status = 400 if form.is_bound and form.errors else 200
+    filterset, found, status = page_filter(
+        request, QualificationFilterSet, selectors.qualifications()
+    )
     at = now()
-    rows = list(selectors.qualifications(at=at, **filters)[:500]) if status == 200 else []
+    rows = list(found[:500]) if status == 200 else []
     return render(
         request,
         "training/qualification_list.html",
         {
-            "form": form,
+            "form": filterset.form,
             "rows": [(q, q.state_at(at)) for q in rows],
             "can_grant": has_perm(page_user(request), TrainingPerm.QUALIFY),
         },
@@ -499,15 +508,13 @@ def qualification_detail(request: HttpRequest, qualification_id: int) -> HttpRes
 @require_http_methods(["GET", "POST"])
 def qualification_revoke(request: HttpRequest, qualification_id: int) -> HttpResponse:
     q = get_object_or_404(Qualification, pk=qualification_id)
-    form = ReasonForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.revoke_qualification(
-                actor=page_user(request), qualification_id=q.pk, reason=form.cleaned_data["reason"]
-            )
-        except DomainError as exc:
-            _refuse(form, exc)
-        else:
-            messages.success(request, f"{q} revoked.")
-            return redirect("training:qualification_detail", qualification_id=q.pk)
-    return _render(request, "training/form.html", {"form": form, "title": f"Revoke {q}"}, form)
+    return _action(
+        request,
+        ReasonForm(request.POST or None),
+        lambda data: services.revoke_qualification(
+            actor=page_user(request), qualification_id=q.pk, reason=data["reason"]
+        ),
+        title=f"Revoke {q}",
+        success=reverse("training:qualification_detail", args=[q.pk]),
+        done=f"{q} revoked.",
+    )
