@@ -214,36 +214,52 @@ def edit(request: HttpRequest, tag: str) -> HttpResponse:
     )
 
 
-@needs(EqPerm.VIEW)
-@require_http_methods(["GET", "POST"])
-def change_status(request: HttpRequest, tag: str) -> HttpResponse:
-    return _unit_step(
-        request,
-        tag,
-        ef.StatusForm,
-        services.change_status,
-        title="Change the status of {unit}",
-        intro=lambda unit: (
-            f"Now: {unit.get_status_display()}. Entering service needs IQ, OQ and PQ approved."
-        ),
-        submit="Change status",
-        done="Status changed.",
-    )
+def _unit_step_view(
+    form_class: type[forms.Form],
+    service: Callable[..., object],
+    title: str,
+    intro: str | Callable[[Equipment], str],
+    submit: str,
+    done: str,
+) -> Callable[..., HttpResponse]:
+    """A one-unit step page (status, qualification, plan), made from its texts."""
+
+    @needs(EqPerm.VIEW)
+    @require_http_methods(["GET", "POST"])
+    def view(request: HttpRequest, tag: str) -> HttpResponse:
+        return _unit_step(
+            request, tag, form_class, service, title=title, intro=intro, submit=submit, done=done
+        )
+
+    return view
 
 
-@needs(EqPerm.VIEW)
-@require_http_methods(["GET", "POST"])
-def add_qualification(request: HttpRequest, tag: str) -> HttpResponse:
-    return _unit_step(
-        request,
-        tag,
-        ef.QualificationForm,
-        services.record_qualification,
-        title="Record a qualification of {unit}",
-        intro="It counts once a QA approver approves it with a signature.",
-        submit="Record",
-        done="Qualification recorded; waiting for QA approval.",
-    )
+change_status = _unit_step_view(
+    ef.StatusForm,
+    services.change_status,
+    "Change the status of {unit}",
+    lambda unit: (
+        f"Now: {unit.get_status_display()}. Entering service needs IQ, OQ and PQ approved."
+    ),
+    "Change status",
+    "Status changed.",
+)
+add_qualification = _unit_step_view(
+    ef.QualificationForm,
+    services.record_qualification,
+    "Record a qualification of {unit}",
+    "It counts once a QA approver approves it with a signature.",
+    "Record",
+    "Qualification recorded; waiting for QA approval.",
+)
+add_plan = _unit_step_view(
+    ef.PlanForm,
+    services.add_plan,
+    "Plan a calibration or maintenance of {unit}",
+    "Until its first passing record, the unit is not usable.",
+    "Add plan",
+    "Plan added.",
+)
 
 
 @needs(EqPerm.VIEW)
@@ -270,21 +286,6 @@ def approve_qualification(request: HttpRequest, pk: int) -> HttpResponse:
         back=_detail(rec.equipment),
         done="Qualification approved.",
         signs=True,
-    )
-
-
-@needs(EqPerm.VIEW)
-@require_http_methods(["GET", "POST"])
-def add_plan(request: HttpRequest, tag: str) -> HttpResponse:
-    return _unit_step(
-        request,
-        tag,
-        ef.PlanForm,
-        services.add_plan,
-        title="Plan a calibration or maintenance of {unit}",
-        intro="Until its first passing record, the unit is not usable.",
-        submit="Add plan",
-        done="Plan added.",
     )
 
 

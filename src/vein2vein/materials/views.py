@@ -322,6 +322,51 @@ def lot_coa(request: HttpRequest, lot_id: int) -> HttpResponse:
 
 
 # --- master data ----------------------------------------------------------------------------
+def _create_view(
+    form_class: type[forms.Form],
+    service: Callable[..., Any],
+    noun: str,
+    done: Callable[[Any], str],
+    detail: str,
+    back: str,
+) -> Callable[..., HttpResponse]:
+    """The page creating a master record (a material, a supplier): its form, then its page."""
+
+    @needs(MatPerm.MASTER)
+    @require_http_methods(["GET", "POST"])
+    def view(request: HttpRequest) -> HttpResponse:
+        return _action(
+            request,
+            form_class(request.POST or None),
+            lambda data: service(actor=page_user(request), **data),
+            title=f"New {noun}",
+            submit=f"Create {noun}",
+            done=done,
+            success=lambda record: reverse(detail, args=[record.pk]),
+            back=reverse(back),
+        )
+
+    return view
+
+
+material_create = _create_view(
+    mf.MaterialForm,
+    services.create_material,
+    "material",
+    lambda m: f"{m.part_number} created.",
+    "materials:material_detail",
+    "materials:material_list",
+)
+supplier_create = _create_view(
+    mf.SupplierForm,
+    services.create_supplier,
+    "supplier",
+    lambda s: f"Supplier {s} created.",
+    "materials:supplier_detail",
+    "materials:supplier_list",
+)
+
+
 @needs(MatPerm.VIEW)
 def material_list(request: HttpRequest) -> HttpResponse:
     return render(
@@ -338,22 +383,6 @@ def material_list(request: HttpRequest) -> HttpResponse:
             "can_manage": has_perm(page_user(request), MatPerm.MASTER),
             "tab": "materials",
         },
-    )
-
-
-@needs(MatPerm.MASTER)
-@require_http_methods(["GET", "POST"])
-def material_create(request: HttpRequest) -> HttpResponse:
-    form = mf.MaterialForm(request.POST or None)
-    return _action(
-        request,
-        form,
-        lambda data: services.create_material(actor=page_user(request), **data),
-        title="New material",
-        submit="Create material",
-        done=lambda m: f"{m.part_number} created.",
-        success=lambda m: reverse("materials:material_detail", args=[m.pk]),
-        back=reverse("materials:material_list"),
     )
 
 
@@ -479,22 +508,6 @@ def supplier_list(request: HttpRequest) -> HttpResponse:
             "can_manage": has_perm(page_user(request), MatPerm.MASTER),
             "tab": "suppliers",
         },
-    )
-
-
-@needs(MatPerm.MASTER)
-@require_http_methods(["GET", "POST"])
-def supplier_create(request: HttpRequest) -> HttpResponse:
-    form = mf.SupplierForm(request.POST or None)
-    return _action(
-        request,
-        form,
-        lambda data: services.create_supplier(actor=page_user(request), **data),
-        title="New supplier",
-        submit="Create supplier",
-        done=lambda s: f"Supplier {s} created.",
-        success=lambda s: reverse("materials:supplier_detail", args=[s.pk]),
-        back=reverse("materials:supplier_list"),
     )
 
 
