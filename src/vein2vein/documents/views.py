@@ -28,7 +28,7 @@ from vein2vein.web.actions import form_action
 from vein2vein.web.lists import list_page
 
 from . import selectors, services
-from .choices import VersionStatus
+from .choices import TRANSITIONS, VersionStatus
 from .download import pdf_response
 from .filters import DocumentFilterSet
 from .forms import ConfirmForm, DocumentForm, EditDraftForm, SignForm, VersionForm
@@ -221,32 +221,31 @@ def document_obsolete(request: HttpRequest, number: str) -> HttpResponse:
 
 # --- version --------------------------------------------------------------------------------
 def _actions(user: User, version: DocumentVersion) -> dict[str, bool]:
-    """Which steps to offer this user (the services decide again when one is taken)."""
+    """Which steps to offer this user (the services decide again when one is taken). A step
+    that moves the version is offered only where `choices.TRANSITIONS` allows the move."""
     status = version.status
+    moves = TRANSITIONS[VersionStatus(status)]
     kind = version.document.kind
     own = version.created_by_id == user.pk
     reviews = selectors.current_reviews(version) if status == VersionStatus.IN_REVIEW else []
     return {
         "edit": status == VersionStatus.DRAFT and own,
-        "submit": status == VersionStatus.DRAFT and own,
-        "return": status == VersionStatus.IN_REVIEW
+        "submit": VersionStatus.IN_REVIEW in moves and own,
+        "return": VersionStatus.DRAFT in moves
         and (own or can_sign_as(user, kind, SignatureMeaning.REVIEWED)),
-        "review": status == VersionStatus.IN_REVIEW
+        "review": VersionStatus.APPROVED in moves
         and not own
         and not reviews
         and can_sign_as(user, kind, SignatureMeaning.REVIEWED),
-        "approve": status == VersionStatus.IN_REVIEW
+        "approve": VersionStatus.APPROVED in moves
         and not own
         and any(s.signer_id != user.pk for s in reviews)
         and can_sign_as(user, kind, SignatureMeaning.APPROVED),
-        "make_effective": status == VersionStatus.APPROVED
+        "make_effective": VersionStatus.EFFECTIVE in moves
         and has_perm(user, DocPerm.CONTROL)
         and (version.effective_date is None or version.effective_date <= today()),
-        "obsolete": (status == VersionStatus.DRAFT and own)
-        or (
-            status in (VersionStatus.DRAFT, VersionStatus.APPROVED, VersionStatus.EFFECTIVE)
-            and has_perm(user, DocPerm.OBSOLETE)
-        ),
+        "obsolete": VersionStatus.OBSOLETE in moves
+        and ((status == VersionStatus.DRAFT and own) or has_perm(user, DocPerm.OBSOLETE)),
         "periodic_review": status == VersionStatus.EFFECTIVE
         and has_perm(user, DocPerm.PERIODIC_REVIEW),
     }
