@@ -159,3 +159,20 @@ def test_detail_page_adds_history_and_signatures_in_a_fixed_number_of_queries(
     with django_assert_max_num_queries(4):
         context = {**details.signature_panel(site), "events": list(details.history(site))}
     assert context["sign_record_type"] == "core.site" and context["signatures"] == []
+
+
+def test_out_fills_a_schema_from_a_record_and_the_given_fields(site):
+    from ninja import Schema
+
+    from vein2vein.web.serialize import out
+
+    class SiteOut(Schema):
+        id: int
+        code: str
+        kind: str
+        label: str
+        note: str = "none"
+
+    answer = out(SiteOut, site, label=f"{site.code} ({site.kind})")
+    assert answer.id == site.pk and answer.code == site.code and answer.note == "none"
+    assert answer.label == f"{site.code} ({site.kind})"

@@ -25,6 +25,7 @@ from vein2vein.core.pagination import page_of
 from vein2vein.core.permissions import require
 from vein2vein.core.time import format_in_zone, in_zone, now
 from vein2vein.web.lists import api_rows
+from vein2vein.web.serialize import out
 
 from . import selectors, services
 from .choices import OrderStatus
@@ -118,34 +119,11 @@ def _identity(user: User) -> Callable[[TherapyOrder], bool]:
 
 # --- serializers ------------------------------------------------------------------------------
 def _product_out(p: TherapyProduct) -> ProductOut:
-    return ProductOut(
-        id=p.pk,
-        code=p.code,
-        name=p.name,
-        isbt_description_code=p.isbt_description_code,
-        autologous=p.autologous,
-        max_hours_to_manufacture=p.max_hours_to_manufacture,
-        fresh_min_c=p.fresh_min_c,
-        fresh_max_c=p.fresh_max_c,
-        is_active=p.is_active,
-    )
+    return out(ProductOut, p)
 
 
 def _patient_out(p: Patient) -> PatientOut:
-    return PatientOut(
-        id=p.pk,
-        site=p.site.code,
-        site_patient_id=p.site_patient_id,
-        given_name=p.given_name,
-        family_name=p.family_name,
-        date_of_birth=p.date_of_birth,
-        weight_kg=p.weight_kg,
-        diagnosis=p.diagnosis,
-        consent_status=p.consent_status,
-        consent_date=p.consent_date,
-        enrolled_by=p.enrolled_by.username,
-        enrolled_at=p.enrolled_at,
-    )
+    return out(PatientOut, p, site=p.site.code, enrolled_by=p.enrolled_by.username)
 
 
 def _order_out(o: TherapyOrder, *, identity: bool) -> OrderOut:
@@ -184,18 +162,13 @@ def _order_answer(user: User, o: TherapyOrder) -> OrderOut:
 
 
 def _booking_out(b: SlotBooking) -> BookingOut:
-    return BookingOut(
-        id=b.pk,
-        order_id=b.order_id,
+    return out(
+        BookingOut,
+        b,
         coi=b.order.coi,
         site=b.site.code,
-        day=b.day,
-        status=b.status,
         booked_by=b.booked_by.username,
-        booked_at=b.booked_at,
         released_by=b.released_by.username if b.released_by else None,
-        released_at=b.released_at,
-        release_reason=b.release_reason,
     )
 
 

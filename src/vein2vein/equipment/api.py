@@ -14,6 +14,7 @@ from vein2vein.core.pagination import Page, page_of
 from vein2vein.core.permissions import require
 from vein2vein.core.schemas import ErrorOut
 from vein2vein.web.lists import api_rows
+from vein2vein.web.serialize import out
 
 from . import selectors, services
 from .download import certificate_response
@@ -68,20 +69,7 @@ def _unit(tag: str) -> Equipment:
 
 
 def _unit_out(u: Equipment) -> EquipmentOut:
-    return EquipmentOut(
-        id=u.pk,
-        equipment_id=u.equipment_id,
-        name=u.name,
-        kind=u.kind,
-        manufacturer=u.manufacturer,
-        model=u.model,
-        serial_number=u.serial_number,
-        site=u.site.code,
-        location=u.location,
-        status=u.status,
-        status_reason=u.status_reason,
-        status_changed_at=u.status_changed_at,
-    )
+    return out(EquipmentOut, u, site=u.site.code)
 
 
 def _qual_out(q: QualificationRecord) -> UnitQualificationOut:
@@ -149,16 +137,11 @@ def _record_out(r: ServiceRecord) -> RecordOut:
 
 
 def _usage_out(g: Usage) -> UsageOut:
-    return UsageOut(
-        id=g.pk,
+    return out(
+        UsageOut,
+        g,
         equipment_id=g.equipment.equipment_id,
-        batch_type=g.batch_type,
-        batch_id=g.batch_id,
-        batch_label=g.batch_label,
-        step=g.step,
-        started_at=g.started_at,
         started_by=g.started_by.username,
-        ended_at=g.ended_at,
         ended_by=g.ended_by.username if g.ended_by else None,
     )
 
