@@ -11,6 +11,7 @@ from vein2vein.core import audit
 from vein2vein.core.errors import Conflict, NotFound, ValidationFailed
 from vein2vein.core.models import User
 from vein2vein.core.permissions import require
+from vein2vein.core.services._validate import choice as _one_of
 from vein2vein.core.time import now
 
 from ..choices import MaterialKind, StorageCondition, SupplierStatus
@@ -30,18 +31,12 @@ MATERIAL_EDITABLE = (
 )
 
 
-def _choice(value: object, field: str, choices: Any) -> str:
-    if value not in choices.values:
-        raise ValidationFailed(f"{field} must be one of: {', '.join(choices.values)}", field=field)
-    return str(value)
-
-
 def _supplier_fields(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "name" in data:
         out["name"] = c.text(data["name"], "name", max_length=200)
     if "status" in data:
-        out["status"] = _choice(data["status"], "status", SupplierStatus)
+        out["status"] = _one_of(data["status"], "status", SupplierStatus.values)
     if "contact" in data:
         out["contact"] = c.text(data["contact"], "contact", max_length=2000, required=False)
     for key in ("qualification_date", "reevaluation_due"):
@@ -144,7 +139,7 @@ def set_supplier_status(
     be released; lots already released stay released (put them on hold if they must not be
     used)."""
     require(actor, MatPerm.MASTER)
-    new = _choice(status, "status", SupplierStatus)
+    new = _one_of(status, "status", SupplierStatus.values)
     why = c.reason(reason)
     dates = {
         k: v
@@ -193,12 +188,12 @@ def _material_fields(data: dict[str, Any]) -> dict[str, Any]:
     if "name" in data:
         out["name"] = c.text(data["name"], "name", max_length=200)
     if "kind" in data:
-        out["kind"] = _choice(data["kind"], "kind", MaterialKind)
+        out["kind"] = _one_of(data["kind"], "kind", MaterialKind.values)
     if "unit" in data:
         out["unit"] = c.text(data["unit"], "unit", max_length=20)
     if "storage_condition" in data:
-        out["storage_condition"] = _choice(
-            data["storage_condition"], "storage_condition", StorageCondition
+        out["storage_condition"] = _one_of(
+            data["storage_condition"], "storage_condition", StorageCondition.values
         )
     if "qc_release_required" in data:
         out["qc_release_required"] = c.boolean(data["qc_release_required"], "qc_release_required")
