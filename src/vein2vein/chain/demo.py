@@ -204,16 +204,7 @@ def _walk(
     if spec.stage == "collected":
         return
     order.refresh_from_db()
-    services.hand_off(
-        actor=collector,
-        order_id=order.pk,
-        scanned_text=f"&/{order.coi}",
-        to_custodian="World Courier (driver K. Adams)",
-        to_location="Courier vehicle, validated 2-8 °C shipper",
-        temperature_c="4.8",
-        to_status=OrderStatus.IN_TRANSIT,
-        occurred_at=end + dt.timedelta(minutes=50),
-    )
+    _to_courier(order, collector, end + dt.timedelta(minutes=50), temperature_c="4.8")
 
 
 def order_in_transit(
@@ -261,18 +252,25 @@ def order_in_transit(
         cd3_10e9_per_l="5.90",
     )
     order.refresh_from_db()
+    _to_courier(order, collector, ended + dt.timedelta(minutes=40), temperature_c="4.7")
+    order.refresh_from_db()
+    return order
+
+
+def _to_courier(
+    order: TherapyOrder, collector: User, at: dt.datetime, *, temperature_c: str
+) -> None:
+    """The bag's COI scanned and handed to the courier's validated 2-8 °C shipper."""
     services.hand_off(
         actor=collector,
         order_id=order.pk,
         scanned_text=f"&/{order.coi}",
         to_custodian="World Courier (driver K. Adams)",
         to_location="Courier vehicle, validated 2-8 °C shipper",
-        temperature_c="4.7",
+        temperature_c=temperature_c,
         to_status=OrderStatus.IN_TRANSIT,
-        occurred_at=ended + dt.timedelta(minutes=40),
+        occurred_at=at,
     )
-    order.refresh_from_db()
-    return order
 
 
 def _today(site: Site) -> dt.date:
