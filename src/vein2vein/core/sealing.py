@@ -8,6 +8,7 @@ carries a seal (HMAC of its hash) and signed head checkpoints record how long th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -27,17 +28,23 @@ def key_path() -> Path:
 
 @lru_cache(maxsize=4)
 def _key_at(path: str) -> bytes:
-    """Read the key; create it once (exclusively, so parallel processes agree) if missing."""
+    """Read the key; create it once if missing. The key is written whole to a file of its own
+    and then hard-linked into place, which fails when another process got there first: no
+    process ever reads a created but still empty key file, and all of them agree on one key."""
     p = Path(path)
     if not p.exists():
         p.parent.mkdir(parents=True, exist_ok=True)
+        draft = p.with_name(f".{p.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32))
+                handle.flush()
+                os.fsync(handle.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, p)
+        finally:
+            draft.unlink()
     text = p.read_text().strip()
     if len(text) < 32:
         raise RuntimeError(f"the audit seal key {p} is empty or too short")
