@@ -65,6 +65,32 @@ CUSTODY_STATUSES = frozenset(
         S.DELIVERED,
     }
 )
+
+
+class OrderAction(models.TextChoices):
+    """What a person can do to an order besides moving its stage; `ORDER_ACTIONS` says in
+    which statuses. The services refuse and the pages offer from the same table."""
+
+    BOOK = "book", "Book a collection slot"
+    RESCHEDULE = "reschedule", "Reschedule or cancel the booking"
+    COLLECT = "collect", "Record the collection"
+    HANDOFF = "handoff", "Hand off"
+    RECEIVE = "receive", "Receive at manufacturing"
+
+
+ORDER_ACTIONS: dict[str, frozenset[str]] = {
+    OrderAction.BOOK: frozenset({S.ORDERED}),
+    OrderAction.RESCHEDULE: frozenset({S.SCHEDULED}),
+    OrderAction.COLLECT: frozenset({S.SCHEDULED}),
+    OrderAction.HANDOFF: CUSTODY_STATUSES,
+    OrderAction.RECEIVE: frozenset({S.COLLECTED, S.IN_TRANSIT}),
+}
+
+
+def order_allows(action: str, status: str) -> bool:
+    return status in ORDER_ACTIONS[action]
+
+
 # The stability clock of fresh material runs until manufacturing starts.
 CLOCK_RUNNING = frozenset({S.COLLECTED, S.IN_TRANSIT, S.RECEIVED})
 OPEN_STATUSES = frozenset(set(S.values) - {S.INFUSED, S.REJECTED, S.CANCELLED})

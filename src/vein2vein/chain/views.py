@@ -37,11 +37,12 @@ from vein2vein.web.lists import page_filter
 from . import forms as cf
 from . import selectors, services
 from .choices import (
-    CUSTODY_STATUSES,
     ORDER_TRANSITIONS,
     BookingStatus,
+    OrderAction,
     OrderStatus,
     ReceiptDecision,
+    order_allows,
 )
 from .filters import OrderFilterSet, PatientFilterSet
 from .models import Patient, SlotBooking, TherapyOrder, TherapyProduct
@@ -285,20 +286,22 @@ def _actions(
     def may(perm: str, where: list[Site]) -> bool:
         return any(has_perm(user, perm, s) for s in where)
 
-    if o.status == OrderStatus.ORDERED and may(ChainPerm.SLOT_BOOK, sites):
+    if order_allows(OrderAction.BOOK, o.status) and may(ChainPerm.SLOT_BOOK, sites):
         out.append(("Book collection slot", reverse("chain:order_book", args=[o.pk]), "book"))
-    if o.status == OrderStatus.SCHEDULED and may(ChainPerm.SLOT_BOOK, sites):
+    if order_allows(OrderAction.RESCHEDULE, o.status) and may(ChainPerm.SLOT_BOOK, sites):
         out.append(
             ("Reschedule or cancel booking", reverse("chain:order_book", args=[o.pk]), "book")
         )
-    if o.status == OrderStatus.SCHEDULED and may(ChainPerm.COLLECTION_RECORD, [o.collection_site]):
+    if order_allows(OrderAction.COLLECT, o.status) and may(
+        ChainPerm.COLLECTION_RECORD, [o.collection_site]
+    ):
         out.append(("Record collection", reverse("chain:order_collect", args=[o.pk]), "collect"))
     if has_collection:
         out.append(("Print bag label", reverse("chain:order_label", args=[o.pk]), "label"))
     out.append(("Instructions", reverse("chain:order_instructions", args=[o.pk]), "instructions"))
-    if o.status in CUSTODY_STATUSES and may(ChainPerm.HANDOFF, sites):
+    if order_allows(OrderAction.HANDOFF, o.status) and may(ChainPerm.HANDOFF, sites):
         out.append(("Hand off", reverse("chain:order_handoff", args=[o.pk]), "handoff"))
-    if o.status in (OrderStatus.COLLECTED, OrderStatus.IN_TRANSIT) and may(
+    if order_allows(OrderAction.RECEIVE, o.status) and may(
         ChainPerm.RECEIVE, [o.manufacturing_site]
     ):
         out.append(("Receive", reverse("chain:order_receive", args=[o.pk]), "receive"))
@@ -520,7 +523,8 @@ def order_book(request: HttpRequest, order_id: int) -> HttpResponse:
             "book_form": book_form,
             "move_form": move_form,
             "cancel_form": cancel_form,
-            "can_plan": o.status in (OrderStatus.ORDERED, OrderStatus.SCHEDULED),
+            "can_plan": order_allows(OrderAction.BOOK, o.status)
+            or order_allows(OrderAction.RESCHEDULE, o.status),
             "tab": "orders",
         },
         status=status,
@@ -794,7 +798,7 @@ def order_receive(request: HttpRequest, order_id: int) -> HttpResponse:
             "clock": ClockView.of(o),
             "refusal": refusal.message if refusal else "",
             "scans_value": "" if clear_scans else form["scans"].value() or "",
-            "can_receive": o.status in (OrderStatus.COLLECTED, OrderStatus.IN_TRANSIT),
+            "can_receive": order_allows(OrderAction.RECEIVE, o.status),
             "tab": "receive",
         },
         status=outcome.status,

@@ -17,7 +17,15 @@ from vein2vein.core.services import _validate
 from vein2vein.core.time import is_valid_zone, now
 from vein2vein.standards import isbt128, sec
 
-from ..choices import Anticoagulant, BookingStatus, CustodyKind, IdentifierKind, OrderStatus
+from ..choices import (
+    Anticoagulant,
+    BookingStatus,
+    CustodyKind,
+    IdentifierKind,
+    OrderAction,
+    OrderStatus,
+    order_allows,
+)
 from ..models import Collection, SlotBooking, TherapyOrder
 from ..permissions import ChainPerm
 from . import _common as c
@@ -145,7 +153,7 @@ def record_collection(
         raise ValidationFailed(f"{at.code} has no valid time zone", field="order_id")
     with transaction.atomic():
         o = c.locked_order(found.pk)
-        if o.status != OrderStatus.SCHEDULED:
+        if not order_allows(OrderAction.COLLECT, o.status):
             raise Conflict(
                 f"order {o.coi} is {OrderStatus(o.status).label.lower()}; a collection is "
                 "recorded for a scheduled order",

@@ -30,8 +30,10 @@ from ..choices import (
     HANDOFF_TARGETS,
     RECEIPT_VERDICTS,
     CustodyKind,
+    OrderAction,
     OrderStatus,
     ReceiptDecision,
+    order_allows,
 )
 from ..models import CustodyEvent, Receipt, TherapyOrder
 from ..permissions import ChainPerm
@@ -116,7 +118,7 @@ def receive_collection(
     summary = c.text(logger_summary, "logger_summary", max_length=4000, required=False)
     place = c.text(location, "location", max_length=200)
     when = c.occurred(occurred_at)
-    if found.status not in (OrderStatus.COLLECTED, OrderStatus.IN_TRANSIT):
+    if not order_allows(OrderAction.RECEIVE, found.status):
         raise Conflict(
             f"order {found.coi} is {OrderStatus(found.status).label.lower()}; only collected "
             "material in transit can be received",
@@ -385,7 +387,7 @@ def hand_off(
     what = c.text(item, "item", max_length=200, required=False)
     remark = c.text(note, "note", max_length=2000, required=False)
     when = c.occurred(occurred_at)
-    if found.status not in CUSTODY_STATUSES:
+    if not order_allows(OrderAction.HANDOFF, found.status):
         raise Conflict(
             f"order {found.coi} is {OrderStatus(found.status).label.lower()}: there is no "
             "material to hand on",

@@ -18,7 +18,7 @@ from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import require
 from vein2vein.core.time import now
 
-from ..choices import HOLDS_SLOT, BookingStatus, OrderStatus
+from ..choices import HOLDS_SLOT, BookingStatus, OrderAction, OrderStatus, order_allows
 from ..models import SlotBooking, SlotCapacity, TherapyOrder
 from ..permissions import ChainPerm
 from . import _common as c
@@ -172,7 +172,7 @@ def book_slot(*, actor: User, order_id: int, day: object) -> SlotBooking:
     wanted = _check_day(found, day)
     with transaction.atomic():
         o = c.locked_order(found.pk)
-        if o.status != OrderStatus.ORDERED:
+        if not order_allows(OrderAction.BOOK, o.status):
             raise Conflict(
                 f"order {o.coi} is {OrderStatus(o.status).label.lower()}; "
                 "reschedule instead of booking again"
@@ -227,7 +227,7 @@ def reschedule_slot(*, actor: User, order_id: int, day: object, reason: str) -> 
     why = c.reason(reason)
     with transaction.atomic():
         o = c.locked_order(found.pk)
-        if o.status != OrderStatus.SCHEDULED:
+        if not order_allows(OrderAction.RESCHEDULE, o.status):
             raise Conflict(
                 f"order {o.coi} is {OrderStatus(o.status).label.lower()}; only a scheduled "
                 "collection can be rescheduled",
@@ -255,7 +255,7 @@ def cancel_booking(*, actor: User, order_id: int, reason: str) -> TherapyOrder:
     why = c.reason(reason)
     with transaction.atomic():
         o = c.locked_order(found.pk)
-        if o.status != OrderStatus.SCHEDULED:
+        if not order_allows(OrderAction.RESCHEDULE, o.status):
             raise Conflict(
                 f"order {o.coi} is {OrderStatus(o.status).label.lower()}; no booking to cancel",
                 field="order_id",
