@@ -19,7 +19,9 @@ from .documents.api import router as documents_router
 from .equipment.api import router as equipment_router
 from .manufacturing.api import router as manufacturing_router
 from .materials.api import router as materials_router
+from .qc.api import router as qc_router
 from .quality.api import router as quality_router
+from .release.api import router as release_router
 from .training.api import router as training_router
 
 log = logging.getLogger("vein2vein.api")
@@ -89,6 +91,8 @@ api.add_router("/materials", materials_router)
 api.add_router("/equipment", equipment_router)
 api.add_router("/chain", chain_router)
 api.add_router("/manufacturing", manufacturing_router)
+api.add_router("/qc", qc_router)
+api.add_router("/release", release_router)
 
 
 def unknown_route(request: HttpRequest, rest: str = "") -> HttpResponse:

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "vein2vein.equipment",
     "vein2vein.chain",
     "vein2vein.manufacturing",
+    "vein2vein.qc",
+    "vein2vein.release",
     "vein2vein.web",
 ]
 

@@ -13,6 +13,8 @@ urlpatterns = [
     path("equipment/", include("vein2vein.equipment.urls")),
     path("chain/", include("vein2vein.chain.urls")),
     path("manufacturing/", include("vein2vein.manufacturing.urls")),
+    path("qc/", include("vein2vein.qc.urls")),
+    path("release/", include("vein2vein.release.urls")),
     path("api/v1/", api.urls),
     re_path(r"^api/v1/(?P<rest>.*)$", unknown_route),
     path("admin/", admin.site.urls),

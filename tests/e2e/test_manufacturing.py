@@ -37,9 +37,12 @@ def test_receive_then_execute_steps_by_scanning_with_a_verifier(new_page, mfg: M
     login(op, "op")
     # Goods-in: the bag label is scanned and the bag accepted (tests/e2e/test_chain.py has more).
     op.goto(f"/chain/orders/{order.pk}/receive/")
+    # Autofocus runs after load: typing before it lands loses the scans (a CI failure of 7 Dec).
+    wait_focus(op, "scans")
     for scan in bag_label(order):
         op.keyboard.type(scan)
         op.keyboard.press("Enter")
+    assert op.get_by_test_id("scan-field").input_value().splitlines() == bag_label(order)
     op.get_by_label("Arrival temperature (°C)").fill("4.8")
     op.get_by_role("button", name="Accept").click()
     op.wait_for_url(re.compile(rf"/chain/orders/{order.pk}/$"))

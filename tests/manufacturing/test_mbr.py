@@ -244,7 +244,9 @@ def test_the_published_schema_is_valid_and_accepts_normalised_definitions(
     assert schema["$defs"]["equipment"]["properties"]["equipment_kind"]["enum"] == list(
         mbr.EQUIPMENT_KINDS
     )
-    jsonschema.Draft202012Validator(schema).validate(demo)
+    # Without its urn: $id, which jsonschema 4.17 (pinned by allotropy) cannot resolve refs on.
+    local = {k: v for k, v in schema.items() if k != "$id"}
+    jsonschema.Draft202012Validator(local).validate(demo)
     schema["title"] = "changed"
     assert mbr.schema()["title"] != "changed"
 

@@ -32,7 +32,11 @@ def schema() -> dict[str, Any]:
 
 @functools.cache
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(schema())
+    """Validates against the schema without its `urn:` $id: jsonschema 4.17 (pinned by
+    allotropy, docs/adr/0005) cannot join "#/$defs/..." onto a urn and fails to resolve every
+    $ref; without the $id the refs resolve within the document on every version."""
+    local = {k: v for k, v in schema().items() if k != "$id"}
+    return jsonschema.Draft202012Validator(local)
 
 
 # --- YAML --------------------------------------------------------------------------------
@@ -158,6 +162,9 @@ def _schema_error(error: ValidationError) -> MbrError:
     schema_part = error.schema if isinstance(error.schema, dict) else {}
     if error.validator in ("anyOf", "oneOf", "not") and "description" in schema_part:
         return MbrError(path, str(schema_part["description"]))
+    if error.validator in ("minItems", "minProperties") and error.validator_value == 1:
+        # Our wording, not the library's: it changed between jsonschema versions.
+        return MbrError(path, f"{_clean(repr(instance))} should be non-empty")
     return MbrError(path, _clean(error.message))
 
 
