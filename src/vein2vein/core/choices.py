@@ -31,6 +31,9 @@ class SignatureMeaning(models.TextChoices):
     APPROVED = "approved", "Approved"
     RELEASED = "released", "Released"
     REJECTED = "rejected", "Rejected"
+    # A QA approver releasing an out-of-specification autologous product on the treating
+    # physician's documented request: never the ordinary "released" (release app).
+    EXCEPTIONAL_RELEASE = "exceptional_release", "Released exceptionally (out of specification)"
 
 
 # Meanings that need a second person: never the one who performed the work.
@@ -41,5 +44,6 @@ SECOND_PERSON_MEANINGS = frozenset(
         SignatureMeaning.APPROVED,
         SignatureMeaning.RELEASED,
         SignatureMeaning.REJECTED,
+        SignatureMeaning.EXCEPTIONAL_RELEASE,
     }
 )

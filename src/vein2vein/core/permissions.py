@@ -68,6 +68,7 @@ SIGNING_ROLES: dict[SignatureMeaning, frozenset[Role]] = {
     SignatureMeaning.APPROVED: frozenset({Role.QA_APPROVER, Role.SUPERVISOR}),
     SignatureMeaning.RELEASED: frozenset({Role.QA_APPROVER}),
     SignatureMeaning.REJECTED: frozenset({Role.QA_APPROVER}),
+    SignatureMeaning.EXCEPTIONAL_RELEASE: frozenset({Role.QA_APPROVER}),
 }
 
 
