@@ -257,7 +257,49 @@ def _percent(part: int, whole: int) -> Decimal:
     return (Decimal(part) * 100 / Decimal(whole)).quantize(_HUNDREDTH, rounding=ROUND_HALF_UP)
 
 
+def _dimension_ids(strategy: Any, dim: Any) -> list[str]:
+    """The channel (or matrix fluorochrome) names one gate dimension reads."""
+    if isinstance(dim, fk.RatioDimension):
+        transform = strategy.transformations.get(dim.ratio_ref)
+        return [str(name) for name in getattr(transform, "dimensions", [])]
+    if isinstance(dim, fk.QuadrantDivider):
+        return [str(dim.dimension_ref)]
+    return [str(dim.id)]
+
+
+def _missing_channels(sample: Any, strategy: Any) -> list[str]:
+    """Dimensions of the strategy that name no channel of the file (as FlowKit looks them up:
+    $PnN, $PnS, FlowJo's '/'-to-'_' labels, or a fluorochrome of a referenced matrix)."""
+    labels = {*sample.pnn_labels, *sample.pns_labels}
+    labels |= {label.replace("/", "_") for label in sample.pnn_labels}
+    missing: list[str] = []
+    for gate_id, path in strategy.get_gate_ids():
+        try:
+            gate = strategy.get_gate(gate_id, path)
+        except fk.exceptions.QuadrantReferenceError:
+            continue
+        for dim in getattr(gate, "dimensions", None) or []:
+            matrix = strategy.comp_matrices.get(getattr(dim, "compensation_ref", None))
+            for name in _dimension_ids(strategy, dim):
+                if name in labels:
+                    continue
+                if matrix is not None and name in matrix.fluorochromes:
+                    detector = matrix.detectors[matrix.fluorochromes.index(name)]
+                    if detector in labels:
+                        continue
+                if name not in missing:
+                    missing.append(name)
+    return missing
+
+
 def _gate(sample: Any, strategy: Any) -> Any:
+    missing = _missing_channels(sample, strategy)
+    if missing:
+        raise FlowFileError(
+            f"the Gating-ML strategy gates on {', '.join(missing)}, which the FCS file does not "
+            f"have (its channels: {', '.join(sample.pnn_labels)})",
+            field="gating_ml",
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -340,8 +382,10 @@ def dot_plot_png(fcs: bytes, gating_ml: bytes, *, gate_id: str | None = None) ->
     chosen = _plot_gate(strategy, counts, gate_id)
     path = _gate_path(strategy, chosen)
     gate = strategy.get_gate(_container_id(strategy, chosen, path), path)
+    axes_gate = _axes_gate(strategy, gate)
     try:
-        events = strategy._preprocess_sample_events(sample, gate)  # private in FlowKit 1.3.2
+        # private in FlowKit 1.3.2 (pinned): the gate's dimensions compensated and transformed
+        events = strategy._preprocess_sample_events(sample, axes_gate)
     except Exception as exc:
         raise FlowFileError(
             f"gate {chosen} cannot be plotted: {_fcs_message(exc)}", field="gating_ml"
@@ -373,7 +417,8 @@ def dot_plot_png(fcs: bytes, gating_ml: bytes, *, gate_id: str | None = None) ->
             axes.scatter(x[shown][~inside], y[shown][~inside], s=1, c="#b0b0b0", linewidths=0)
             axes.scatter(x[shown][inside], y[shown][inside], s=1, c="#c0392b", linewidths=0)
             axes.set_ylabel(_label(sample, str(y_name)))
-        _draw_boundary(axes, gate, chosen)
+        if axes_gate is gate:  # a Boolean gate is shown by its colours alone
+            _draw_boundary(axes, gate, chosen)
         axes.set_xlabel(_label(sample, str(x_name)))
         result = counts[chosen]
         of = f"of {parent}" if parent else "of all events"
@@ -402,6 +447,22 @@ def _plot_gate(strategy: Any, counts: dict[str, GateCount], gate_id: str | None)
         if len(getattr(gate, "dimensions", [])) >= 2:
             return candidate
     return next(iter(counts))
+
+
+def _axes_gate(strategy: Any, gate: Any, depth: int = 0) -> Any:
+    """The gate whose dimensions are the plot's axes: the gate itself, or for a Boolean gate
+    (which has none) the first gate it references that has some."""
+    if getattr(gate, "dimensions", None) or depth > 20:
+        return gate
+    for reference in getattr(gate, "gate_refs", None) or []:
+        ref_path = tuple(reference["path"])
+        referenced = strategy.get_gate(
+            _container_id(strategy, reference["ref"], ref_path), ref_path
+        )
+        found = _axes_gate(strategy, referenced, depth + 1)
+        if getattr(found, "dimensions", None):
+            return found
+    raise FlowFileError(f"gate {gate.gate_name} has no dimension to plot", field="gate_id")
 
 
 def _gate_path(strategy: Any, gate_id: str) -> tuple[str, ...]:
