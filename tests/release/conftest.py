@@ -158,10 +158,10 @@ def release(m: Mfg, b: Batch, **kw: Any) -> Disposition:
 
 __all__ = [
     "PASSWORD",
-    "another_patient",
     "Callable",
     "Line",
     "QcState",
+    "another_patient",
     "blocked",
     "completed",
     "release",
