@@ -139,7 +139,7 @@ def generate_certificate(*, actor: User, batch_id: int) -> Certificate:
 
 
 def certificate(batch_id: int, version: int | None = None) -> Certificate:
-    qs = Certificate.objects.filter(batch_id=batch_id)
+    qs = Certificate.objects.filter(batch_id=batch_id).select_related("batch")
     found = (qs.filter(version=version) if version else qs.order_by("-version")).first()
     if found is None:
         raise NotFound(f"batch {batch_id} has no certificate of analysis", field="batch_id")
