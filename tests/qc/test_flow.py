@@ -22,6 +22,7 @@ from vein2vein.qc.instruments.flow import (
     GateCount,
     check_gating_ml,
     dot_plot_png,
+    gate_and_plot,
     gate_fcs,
     read_fcs,
 )
@@ -329,3 +330,10 @@ def test_the_dot_plot_of_an_unknown_gate_is_refused() -> None:
         lambda: dot_plot_png(_fcs(), _gml("gml_rect1_gate.xml"), gate_id="Nope"), "gate_id"
     )
     assert "Rectangle1" in error.message
+
+
+@needs_shared
+def test_gate_and_plot_gives_both_from_one_gating() -> None:
+    counts, png = gate_and_plot(_fcs(), _gml("gml_ellipse1_gate.xml"), gate_id="Ellipse1")
+    assert counts == _gated("gml_ellipse1_gate.xml")
+    assert png.startswith(b"\x89PNG")

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import pairwise
 from typing import Any
 
 import flowio
@@ -374,11 +375,27 @@ def dot_plot_png(fcs: bytes, gating_ml: bytes, *, gate_id: str | None = None) ->
     """A PNG dot plot of one gate (default: the first gate with two dimensions, else the first):
     the events of its parent population on the gate's two dimensions, after the strategy's
     compensation and transformation, those in the gate coloured, the gate's boundary drawn for
-    rectangle, polygon, ellipse and quadrant gates, and the count and percentage in the title."""
+    rectangle, polygon, ellipse and quadrant gates, and the count and percentage in the title.
+    An axis the strategy leaves untransformed is drawn symlog when its events span decades."""
+    return gate_and_plot(fcs, gating_ml, gate_id=gate_id)[1]
+
+
+def gate_and_plot(
+    fcs: bytes, gating_ml: bytes, *, gate_id: str | None = None
+) -> tuple[dict[str, GateCount], bytes]:
+    """`gate_fcs` and `dot_plot_png` from one read of the file and one gating."""
     strategy = _strategy(gating_ml)
     sample = _sample(fcs)
     results = _gate(sample, strategy)
     counts = _counts(results, int(sample.event_count))
+    return counts, _plot(strategy, sample, results, counts, gate_id)
+
+
+def _plot(
+    strategy: Any, sample: Any, results: Any, counts: dict[str, GateCount], gate_id: str | None
+) -> bytes:
+    import numpy as np
+
     chosen = _plot_gate(strategy, counts, gate_id)
     path = _gate_path(strategy, chosen)
     gate = strategy.get_gate(_container_id(strategy, chosen, path), path)
@@ -393,30 +410,30 @@ def dot_plot_png(fcs: bytes, gating_ml: bytes, *, gate_id: str | None = None) ->
     membership = results.get_gate_membership(chosen)
     parent = counts[chosen].parent
     in_parent = (
-        results.get_gate_membership(parent) if parent is not None else membership | ~membership
+        results.get_gate_membership(parent) if parent is not None else np.ones_like(membership)
     )
     columns = list(events.columns)
     x_name = columns[0]
     y_name = columns[1] if len(columns) > 1 else None
-    x = events[x_name].to_numpy()
-    y = events[y_name].to_numpy() if y_name is not None else None
     step = max(1, math.ceil(int(in_parent.sum()) / _PLOT_EVENTS))
     shown = in_parent.nonzero()[0][::step]
     inside = membership[shown]
+    x = events[x_name].to_numpy()[shown]
+    y = events[y_name].to_numpy()[shown] if y_name is not None else None
+    dims = list(getattr(axes_gate, "dimensions", None) or [])
     with _figure(5.5, 5.0) as figure:
         axes = figure.add_subplot(1, 1, 1)
         if y is None:
-            axes.hist(
-                [x[shown][~inside], x[shown][inside]],
-                bins=128,
-                stacked=True,
-                color=["#b0b0b0", "#c0392b"],
-            )
+            axes.hist([x[~inside], x[inside]], bins=128, stacked=True, color=[_OUT, _IN])
             axes.set_ylabel("events")
         else:
-            axes.scatter(x[shown][~inside], y[shown][~inside], s=1, c="#b0b0b0", linewidths=0)
-            axes.scatter(x[shown][inside], y[shown][inside], s=1, c="#c0392b", linewidths=0)
+            axes.scatter(x[~inside], y[~inside], s=1, c=_OUT, linewidths=0)
+            axes.scatter(x[inside], y[inside], s=1, c=_IN, linewidths=0)
             axes.set_ylabel(_label(sample, str(y_name)))
+            if _spans_decades(y, dims[1:2]):
+                axes.set_yscale("symlog", linthresh=_linthresh(y))
+        if _spans_decades(x, dims[:1]):
+            axes.set_xscale("symlog", linthresh=_linthresh(x))
         if axes_gate is gate:  # a Boolean gate is shown by its colours alone
             _draw_boundary(axes, gate, chosen)
         axes.set_xlabel(_label(sample, str(x_name)))
@@ -431,6 +448,29 @@ def dot_plot_png(fcs: bytes, gating_ml: bytes, *, gate_id: str | None = None) ->
         out = io.BytesIO()
         figure.savefig(out, format="png")
     return out.getvalue()
+
+
+_IN, _OUT = "#c0392b", "#b0b0b0"
+
+
+def _spans_decades(values: Any, dims: list[Any]) -> bool:
+    """An untransformed axis whose upper events lie decades above its typical event."""
+    import numpy as np
+
+    if not dims or getattr(dims[0], "transformation_ref", None) is not None:
+        return False
+    if isinstance(dims[0], fk.RatioDimension) or len(values) == 0:
+        return False
+    typical = float(np.median(np.abs(values)))
+    high = float(np.percentile(values, 99.5))
+    return typical > 0 and high / typical > 10
+
+
+def _linthresh(values: Any) -> float:
+    import numpy as np
+
+    typical = float(np.median(np.abs(values)))
+    return max(typical / 10, 1e-6)
 
 
 def _plot_gate(strategy: Any, counts: dict[str, GateCount], gate_id: str | None) -> str:
@@ -496,9 +536,14 @@ def _draw_boundary(axes: Any, gate: Any, gate_id: str) -> None:
                 if bound is not None:
                     axes.axhline(bound, **style)
     elif isinstance(gate, gates.PolygonGate):
-        xs = [vertex[0] for vertex in gate.vertices]
-        ys = [vertex[1] for vertex in gate.vertices]
-        axes.plot([*xs, xs[0]], [*ys, ys[0]], **style)
+        import numpy as np
+
+        # Each edge as many short segments, so that it stays straight in data space on a
+        # symlog axis too.
+        corners = np.asarray([*gate.vertices, gate.vertices[0]], dtype=float)
+        steps = np.linspace(0, 1, 64)[:, None]
+        outline = np.concatenate([a + steps * (b - a) for a, b in pairwise(corners)])
+        axes.plot(outline[:, 0], outline[:, 1], **style)
     elif isinstance(gate, gates.EllipsoidGate) and len(gate.coordinates) == 2:
         import numpy as np
 
