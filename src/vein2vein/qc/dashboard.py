@@ -8,15 +8,13 @@ from typing import Any
 from django.http import HttpRequest
 
 from vein2vein.core.models import User
-from vein2vein.core.permissions import has_perm
 
 from . import selectors
-from .permissions import QcPerm
 
 
 def panel(request: HttpRequest) -> tuple[str, dict[str, Any]] | None:
     user = request.user
-    if not isinstance(user, User) or not has_perm(user, QcPerm.RESULT_ENTER):
+    if not isinstance(user, User) or not selectors.may_enter(user):
         return None
     items = selectors.worklist(user)
     return "qc/_panel.html", {"count": len(items), "first_due": items[0].due if items else None}

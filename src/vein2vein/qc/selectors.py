@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from vein2vein.chain.selectors import site_ids_of
 from vein2vein.core.models import User
+from vein2vein.core.permissions import ROLE_PERMISSIONS, active_roles
 from vein2vein.manufacturing.models import Batch
 
 from .choices import Evaluation, OosPhase, ResultStatus, SpecStage, SpecStatus
@@ -27,6 +28,7 @@ from .models import (
     TestMethod,
     TestResult,
 )
+from .permissions import QcPerm
 
 LINE_STATUSES = (
     "missing",
@@ -196,6 +198,14 @@ def open_oos_count(batch_id: int) -> int:
     )
 
 
+def may_review(user: User) -> bool:
+    return bool(active_roles(user) & ROLE_PERMISSIONS[QcPerm.RESULT_REVIEW])
+
+
+def may_enter(user: User) -> bool:
+    return bool(active_roles(user) & ROLE_PERMISSIONS[QcPerm.RESULT_ENTER])
+
+
 @dataclass(frozen=True)
 class WorkItem:
     kind: str  # "test" (to result) | "review" (a colleague's result to review)
@@ -209,6 +219,8 @@ def worklist(user: User) -> list[WorkItem]:
     """What `user` has to do, soonest due first: the release and in-process tests of the
     samples assigned to them still without a valid result, and the results of others awaiting
     review. Four queries."""
+    if not may_enter(user) and not may_review(user):
+        return []
     samples = list(
         samples_for(user)
         .filter(assigned_to=user, status="available")
@@ -240,13 +252,16 @@ def worklist(user: User) -> list[WorkItem]:
             for crit in sorted(criteria.get(spec_id or 0, []), key=lambda c: c.position):
                 if (s.pk, crit.method_id) not in done:
                     items.append(WorkItem("test", s.due_date, s, crit.method.name, None))
-    for r in (
+    reviews = (
         results_for(user)
         .filter(status=ResultStatus.AWAITING_REVIEW)
         .filter(~Q(entered_by=user))
-        .select_related("sample__assigned_to")
-        .order_by("entered_at")[:200]
-    ):
+        .select_related("sample__batch", "sample__assigned_to")
+        .order_by("entered_at")
+    )
+    if not may_review(user):
+        reviews = reviews.none()
+    for r in reviews[:200]:
         items.append(WorkItem("review", r.sample.due_date, r.sample, r.criterion.method.name, r))
     items.sort(key=lambda i: (i.due or dt.date.max, i.sample.number, i.test))
     return items
