@@ -119,6 +119,7 @@ def test_densities_are_exact_decimals_in_cells_per_ml() -> None:
     assert sample.viable_density_per_ml == Decimal("750000")
     assert str(sample.viable_density_per_ml) == "750000"  # not 749999.99... from the float
     assert str(sample.viability_percent) == "96.9"
+    assert str(sample.mean_viable_diameter_um) == "18.72"  # "Average viable diameter (μm)"
     nucleoview = _parsed("nucleoview/chemometec_nucleoview_example03.csv")["cellsABCD"]
     assert str(nucleoview.dead_density_per_ml) == "74600"
 

@@ -55,6 +55,7 @@ def test_instruments_parse_prints_the_samples_as_json() -> None:
         "total_density_per_ml": 780000,
         "viability_percent": 96.9,
         "mean_diameter_um": 18.51,
+        "mean_viable_diameter_um": 18.72,
         "dead_density_per_ml": None,
         "total_cell_count": 2191,
         "viable_cell_count": 2123,

@@ -73,6 +73,9 @@ class CounterSample:
     dead_density_per_ml: Decimal | None = None  # cells/mL
     total_cell_count: int | None = None  # cells counted
     viable_cell_count: int | None = None
+    # µm, average diameter of the viable cells (the only diameter some counters, e.g. the
+    # Cedex HiRes, report: allotropy maps it here, never to the mean of all cells)
+    mean_viable_diameter_um: Decimal | None = None
 
     def as_json(self) -> dict[str, Any]:
         """JSON-ready: Decimals as strings (no binary rounding), the time in ISO 8601."""
@@ -83,6 +86,7 @@ class CounterSample:
             "dead_density_per_ml": _text(self.dead_density_per_ml),
             "viability_percent": _text(self.viability_percent),
             "mean_diameter_um": _text(self.mean_diameter_um),
+            "mean_viable_diameter_um": _text(self.mean_viable_diameter_um),
             "total_cell_count": self.total_cell_count,
             "viable_cell_count": self.viable_cell_count,
             "measured_at": self.measured_at.isoformat() if self.measured_at else None,
@@ -173,6 +177,9 @@ def _sample(measurement: dict[str, Any], name: str) -> CounterSample:
         dead_density_per_ml=_density(data.get("dead cell density (cell counter)"), where),
         total_cell_count=_count(data.get("total cell count"), where),
         viable_cell_count=_count(data.get("viable cell count"), where),
+        mean_viable_diameter_um=_quantity(
+            data.get("average live cell diameter (cell counter)"), _DIAMETER_UNITS, where
+        ),
     )
 
 

@@ -2,8 +2,8 @@
 
 `list` prints the cell counters allotropy reads, one Vendor key a line (e.g. BECKMAN_VI_CELL_BLU).
 `parse` prints the file's samples as JSON: sample id, viable and total density in cells/mL,
-viability in %, mean diameter in µm (and the dead density, counts and measurement time where the
-export has them). Reads only: nothing is written, so no audit event.
+viability in %, mean diameter in µm (and the dead density, mean viable diameter, counts and
+measurement time where the export has them). Reads only: nothing is written, so no audit event.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class Command(BaseCommand):
                 "total_density_per_ml": number(sample.total_density_per_ml),
                 "viability_percent": number(sample.viability_percent),
                 "mean_diameter_um": number(sample.mean_diameter_um),
+                "mean_viable_diameter_um": number(sample.mean_viable_diameter_um),
                 "dead_density_per_ml": number(sample.dead_density_per_ml),
                 "total_cell_count": sample.total_cell_count,
                 "viable_cell_count": sample.viable_cell_count,
