@@ -248,6 +248,27 @@ def test_a_missing_required_keyword_is_refused() -> None:
     assert "$TOT" in error.message
 
 
+@needs_shared
+@pytest.mark.parametrize(
+    ("keyword", "value", "words"),
+    [
+        (b"$DATATYPE", b"A", "FCS $DATATYPE A is not supported"),
+        (b"$DATATYPE", b"X", "FCS $DATATYPE X is not supported"),
+        (b"$MODE", b"C", "FCS $MODE C (histogram data) is not supported"),
+    ],
+)
+def test_ascii_data_and_histograms_are_refused_by_name(
+    keyword: bytes, value: bytes, words: str
+) -> None:
+    content = _fcs()
+    delimiter = content[content.index(b"$TOT") - 1 : content.index(b"$TOT")]
+    start = content.index(delimiter + keyword + delimiter) + len(keyword) + 2
+    changed = content[:start] + value + content[start + 1 :]
+    for call in (lambda: read_fcs(changed), lambda: gate_fcs(changed, _gml("gml_rect1_gate.xml"))):
+        error = _refused(call, "fcs")
+        assert words in error.message
+
+
 # ---------------------------------------------------------------- Gating-ML refusals
 
 

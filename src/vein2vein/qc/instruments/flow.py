@@ -38,6 +38,7 @@ SUPPORTED_FCS_VERSIONS = ("2.0", "3.0", "3.1")
 MAX_GATING_ML_BYTES = 5 * 1024 * 1024
 _HUNDREDTH = Decimal("0.01")
 _IN_MEMORY = "InMemoryFile"
+_DATA_TYPES = ("I", "F", "D")
 
 
 class FlowFileError(DomainError):
@@ -98,26 +99,12 @@ def _fcs_message(exc: BaseException) -> str:
     return text if len(text) <= 300 else text[:299] + "…"
 
 
-def _flow_data(content: bytes) -> Any:
-    """flowio's FlowData over the bytes, every refusal a FlowFileError(field="fcs")."""
-    if not content:
-        raise FlowFileError("the FCS file is empty", field="fcs")
-    if len(content) < 58 or not content.startswith(b"FCS"):
-        raise FlowFileError(
-            "not an FCS file: it does not begin with an FCS HEADER ('FCS' and a version)",
-            field="fcs",
-        )
-    version = content[3:6].decode("ascii", "replace")
-    if version not in SUPPORTED_FCS_VERSIONS:
-        raise FlowFileError(
-            f"FCS version {version!r} is not supported; "
-            f"supported: {', '.join('FCS' + v for v in SUPPORTED_FCS_VERSIONS)}",
-            field="fcs",
-        )
+def _open(content: bytes, *, only_text: bool) -> Any:
+    """flowio.FlowData, its exceptions turned into FlowFileError(field="fcs")."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            data = flowio.FlowData(io.BytesIO(content))
+            return flowio.FlowData(io.BytesIO(content), only_text=only_text)
     except DataOffsetDiscrepancyError as exc:
         raise FlowFileError(
             f"non-compliant FCS file: the HEADER and TEXT segments disagree on the DATA "
@@ -141,6 +128,39 @@ def _flow_data(content: bytes) -> Any:
         raise FlowFileError(
             f"unreadable FCS file ({type(exc).__name__}: {_fcs_message(exc)})", field="fcs"
         ) from None
+
+
+def _flow_data(content: bytes) -> Any:
+    """flowio's FlowData over the bytes, every refusal a FlowFileError(field="fcs")."""
+    if not content:
+        raise FlowFileError("the FCS file is empty", field="fcs")
+    if len(content) < 58 or not content.startswith(b"FCS"):
+        raise FlowFileError(
+            "not an FCS file: it does not begin with an FCS HEADER ('FCS' and a version)",
+            field="fcs",
+        )
+    version = content[3:6].decode("ascii", "replace")
+    if version not in SUPPORTED_FCS_VERSIONS:
+        raise FlowFileError(
+            f"FCS version {version!r} is not supported; "
+            f"supported: {', '.join('FCS' + v for v in SUPPORTED_FCS_VERSIONS)}",
+            field="fcs",
+        )
+    header = _open(content, only_text=True)
+    data_type = str(header.text.get("datatype", "")).upper()
+    if data_type not in _DATA_TYPES:
+        raise FlowFileError(
+            f"FCS $DATATYPE {data_type or '(missing)'} is not supported; "
+            f"supported: {', '.join(_DATA_TYPES)} (integer, float, double)",
+            field="fcs",
+        )
+    mode = str(header.text.get("mode", "L")).upper()
+    if mode != "L":
+        raise FlowFileError(
+            f"FCS $MODE {mode} (histogram data) is not supported; list mode (L) only",
+            field="fcs",
+        )
+    data = _open(content, only_text=False)
     expected = data.event_count * data.channel_count
     if data.events is None or len(data.events) != expected:
         found = 0 if data.events is None else len(data.events)
