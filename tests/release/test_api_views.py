@@ -115,7 +115,7 @@ def test_the_pages(mfg, ready_batch) -> None:
     assert r.status_code == 302, r.content.decode()[:2000]
     assert selectors.is_shippable(ready_batch.pk)
     assert c.post(f"/release/batches/{ready_batch.pk}/certificate/").status_code == 302
-    pdf = c.get(f"/release/batches/{ready_batch.pk}/certificate/v1.pdf")
+    pdf = c.get(f"/release/batches/{ready_batch.pk}/certificate.pdf?version=1")
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert c.get("/release/notices/").status_code == 200
     assert 'data-testid="release-panel"' not in c.get("/").content.decode()

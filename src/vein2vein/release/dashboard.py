@@ -26,7 +26,7 @@ def panel(request: HttpRequest) -> tuple[str, dict[str, Any]] | None:
         if has_perm(user, RelPerm.DISPOSE)
         else []
     )
-    notices = list(selectors.notices_for(user)[:SHOWN])
+    notices = list(selectors.notices_for(user)[:SHOWN])  # no query without a clinical role
     if not awaiting and not notices:
         return None
     return "release/_panel.html", {"awaiting": awaiting, "notices": notices}

@@ -8,7 +8,6 @@ from typing import Any
 import django_filters as df
 from django.db.models import Exists, OuterRef, QuerySet
 
-from vein2vein.manufacturing.models import Batch
 from vein2vein.web.lists import YesNo
 
 from .choices import Decision
@@ -17,10 +16,6 @@ from .models import Disposition
 
 class AwaitingFilterSet(df.FilterSet):
     held = YesNo(label="On quarantine hold", method="by_held", yes="On hold", no="Not yet decided")
-
-    class Meta:
-        model = Batch
-        fields: list[str] = []
 
     def by_held(self, qs: QuerySet[Any], name: str, value: bool) -> QuerySet[Any]:
         hold = Disposition.objects.filter(batch=OuterRef("pk"), decision=Decision.HOLD)

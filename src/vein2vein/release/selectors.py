@@ -99,6 +99,14 @@ def _url(name: str, *args: object) -> str:
     return reverse(name, args=args)
 
 
+def batch_id_of(text: str) -> int | None:
+    """The id of the batch numbered `text` (or with that id)."""
+    found = Batch.objects.filter(number=text).values_list("pk", flat=True).first()
+    if found is None and text.isdigit() and len(text) < 19:
+        found = Batch.objects.filter(pk=int(text)).values_list("pk", flat=True).first()
+    return None if found is None else int(found)
+
+
 def _batch(batch_id: int) -> Batch:
     b = (
         Batch.objects.select_related("master_record", "master_record__product", "site", "order")
@@ -442,11 +450,19 @@ def certificates_of(batch_id: int) -> list[Certificate]:
 
 
 def notices_for(user: User) -> QuerySet[ClinicalNotice]:
-    """Notices of exceptional release addressed to the sites where the user holds a role."""
-    from vein2vein.chain.selectors import site_ids_of
+    """Notices of exceptional release addressed to the clinical sites where the user holds a
+    role (none without a role at a clinical site: no query is made then)."""
+    from vein2vein.core.choices import SiteKind
+    from vein2vein.core.permissions import active_assignments_where
 
+    sites = [
+        a.site_id
+        for a in active_assignments_where(user, lambda a: a.site.kind == SiteKind.CLINICAL)
+    ]
+    if not sites:
+        return ClinicalNotice.objects.none()
     return (
-        ClinicalNotice.objects.filter(site_id__in=site_ids_of(user))
+        ClinicalNotice.objects.filter(site_id__in=sites)
         .select_related("batch", "site", "disposition", "disposition__decided_by")
         .order_by("-created_at", "-pk")
     )

@@ -8,7 +8,7 @@ urlpatterns = [
     path("batches/<int:batch_id>/", views.batch_release, name="batch_release"),
     path("batches/<int:batch_id>/certificate/", views.issue_certificate, name="issue_certificate"),
     path(
-        "batches/<int:batch_id>/certificate/v<int:version>.pdf",
+        "batches/<int:batch_id>/certificate.pdf",
         views.download_certificate,
         name="certificate_pdf",
     ),

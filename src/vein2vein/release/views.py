@@ -5,7 +5,7 @@ write."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -18,7 +18,6 @@ from vein2vein.core.forms import run_form
 from vein2vein.core.permissions import has_perm
 from vein2vein.core.time import format_in_zone
 from vein2vein.core.views import needs
-from vein2vein.manufacturing.models import Batch
 from vein2vein.manufacturing.selectors import batches_for
 from vein2vein.web.lists import list_page
 
@@ -28,6 +27,9 @@ from .filters import AwaitingFilterSet
 from .forms import DispositionForm
 from .permissions import RelPerm
 from .services.certificates import certificate
+
+if TYPE_CHECKING:
+    from vein2vein.manufacturing.models import Batch
 
 
 def _batch(request: HttpRequest, batch_id: int) -> Batch:
@@ -134,8 +136,11 @@ def issue_certificate(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 
 @needs(RelPerm.VIEW)
-def download_certificate(request: HttpRequest, batch_id: int, version: int) -> HttpResponse:
+def download_certificate(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """The stored PDF: the latest version, or `?version=`."""
     b = _batch(request, batch_id)
+    asked = request.GET.get("version", "")
+    version = int(asked) if asked.isdigit() and len(asked) < 9 else None
     try:
         return certificate_file(certificate(b.pk, version))
     except DomainError as exc:

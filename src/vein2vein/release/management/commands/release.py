@@ -9,18 +9,15 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from vein2vein.core.errors import DomainError
-from vein2vein.manufacturing.models import Batch
 
 from ... import selectors
 
 
 def _batch_id(text: str) -> int:
-    found = Batch.objects.filter(number=text).values_list("pk", flat=True).first()
-    if found is None and text.isdigit():
-        found = Batch.objects.filter(pk=int(text)).values_list("pk", flat=True).first()
+    found = selectors.batch_id_of(text)
     if found is None:
         raise CommandError(f"batch {text!r} does not exist (give its number or id)")
-    return int(found)
+    return found
 
 
 class Command(BaseCommand):
