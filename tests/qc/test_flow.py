@@ -13,6 +13,8 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vein2vein.core.errors import DomainError
 from vein2vein.qc.instruments import flow
@@ -267,6 +269,52 @@ def test_ascii_data_and_histograms_are_refused_by_name(
     for call in (lambda: read_fcs(changed), lambda: gate_fcs(changed, _gml("gml_rect1_gate.xml"))):
         error = _refused(call, "fcs")
         assert words in error.message
+
+
+SMALL_FCS = SHARED / "fcs" / "variable_int_example.fcs"
+
+
+@needs_shared
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=2047), st.integers(0, 255)),
+        min_size=1,
+        max_size=6,
+    ),
+    cut=st.one_of(st.none(), st.integers(min_value=58, max_value=6188)),
+)
+def test_mangled_fcs_bytes_give_a_refusal_or_a_summary_never_another_error(
+    edits: list[tuple[int, int]], cut: int | None
+) -> None:
+    """Bytes changed in the HEADER and TEXT (and the file cut short): whatever flowio makes of
+    them, read_fcs answers a summary or a FlowFileError naming "fcs"."""
+    content = bytearray(SMALL_FCS.read_bytes())
+    for offset, value in edits:
+        content[offset] = value
+    data = bytes(content[:cut])
+    try:
+        summary = read_fcs(data)
+    except FlowFileError as error:
+        assert error.field == "fcs"
+        assert error.message
+    else:
+        assert summary.event_count >= 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(junk=st.binary(max_size=300), at=st.integers(min_value=0, max_value=2000))
+def test_mangled_gating_ml_gives_a_refusal_never_another_error(junk: bytes, at: int) -> None:
+    original = (
+        (GATING / "gml" / "gml_quadrant1_gate.xml").read_bytes()
+        if SHARED.is_dir()
+        else b"<gating:Gating-ML/>"
+    )
+    mangled = original[:at] + junk + original[at + len(junk) :]
+    try:
+        check_gating_ml(mangled)
+    except FlowFileError as error:
+        assert error.field == "gating_ml"
 
 
 # ---------------------------------------------------------------- Gating-ML refusals

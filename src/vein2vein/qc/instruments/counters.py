@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -125,9 +126,11 @@ def parse_counter_file(content: bytes, *, instrument: str, filename: str) -> lis
         )
     name = PureWindowsPath(filename or "upload").name
     try:
-        document = allotrope_from_io(
-            io.BytesIO(content), name, instrument, encoding=detect_encoding(content)
-        )
+        with warnings.catch_warnings():  # pandas/dateutil warnings on odd rows: not ours to log
+            warnings.simplefilter("ignore")
+            document = allotrope_from_io(
+                io.BytesIO(content), name, instrument, encoding=detect_encoding(content)
+            )
     except AllotropyError as exc:
         raise InstrumentFileError(
             f"{name} is not a readable {instrument} export: {_short(exc)}", field="file"
