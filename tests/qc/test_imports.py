@@ -95,3 +95,61 @@ def test_a_bad_gating_ml_is_refused(lab: Lab) -> None:
             gating_ml="<not-gating-ml/>",
         )
     assert exc.value.field == "gating_ml"
+
+
+@pytest.mark.skipif(not VICELL.is_file(), reason="../shared is not next to this checkout")
+def test_the_upload_pages(lab: Lab) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from vein2vein.qc.models import TestResult
+
+    client = Client()
+    client.force_login(lab.analyst)
+    content = VICELL.read_bytes()
+    upload = SimpleUploadedFile(VICELL.name, content, content_type="text/csv")
+    response = client.post(
+        "/qc/import/counter/", {"instrument": "BECKMAN_VI_CELL_BLU", "file": upload}
+    )
+    assert response.status_code == 302
+    page = client.get("/qc/import/counter/assign/").content.decode()
+    assert "CLB001" in page and "96.9" in page
+    response = client.post(
+        "/qc/import/counter/assign/",
+        {"row_0": str(lab.sample.pk), "equipment_id": lab.counter.equipment_id},
+    )
+    assert response.status_code == 302
+    viab = TestResult.objects.get(criterion__method__code="VIAB")
+    assert viab.file_sha256 == hashlib.sha256(content).hexdigest()
+    result_page = client.get(f"/qc/results/{viab.pk}/").content.decode()
+    assert viab.file_sha256 in result_page
+    download = client.get(f"/qc/results/{viab.pk}/file/")
+    assert download["X-Content-SHA256"] == viab.file_sha256
+    # A file that is not an export: refused on the form, with its message.
+    bad = SimpleUploadedFile("x.csv", b"hello", content_type="text/csv")
+    response = client.post(
+        "/qc/import/counter/", {"instrument": "BECKMAN_VI_CELL_BLU", "file": bad}
+    )
+    assert response.status_code == 400 and "not a readable" in response.content.decode()
+    # The FCS page: the flow method with its strategy, the gate, the cytometer.
+    services.add_method_version(
+        actor=lab.m.w.supervisor,
+        method_id=lab.spec.criteria.get(method__code="CAR").method_id,
+        description="With the CAR19 panel strategy",
+        gating_ml=GATING_ML,
+    )
+    fcs = SimpleUploadedFile("panel.fcs", demo_fcs(), content_type="application/octet-stream")
+    response = client.post(
+        f"/qc/samples/{lab.sample.pk}/flow/",
+        {
+            "method": "CAR",
+            "gate": "CARpos",
+            "equipment_id": lab.cytometer.equipment_id,
+            "file": fcs,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    car = TestResult.objects.get(criterion__method__code="CAR")
+    page = client.get(f"/qc/results/{car.pk}/").content.decode()
+    assert 'data-testid="dot-plot"' in page and "CARpos" in page
+    assert client.get(f"/qc/results/{car.pk}/plot.png").status_code == 200
