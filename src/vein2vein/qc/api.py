@@ -78,7 +78,7 @@ def _method_out(m: TestMethod) -> MethodOut:
                 gating_ml_sha256=v.gating_ml_sha256,
                 created_at=v.created_at,
             )
-            for v in m.versions.all()  # type: ignore[attr-defined]
+            for v in m.versions.all()
         ],
     )
 
@@ -103,7 +103,7 @@ def _spec_out(s: Specification) -> SpecificationOut:
                 expected=c.expected,
                 printed=c.printed,
             )
-            for c in s.criteria.all()  # type: ignore[attr-defined]
+            for c in s.criteria.all()
         ],
     )
 

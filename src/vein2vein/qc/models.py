@@ -143,7 +143,7 @@ class Specification(models.Model):
             "title": self.title,
             "criteria": [
                 c.signed_content()
-                for c in self.criteria.select_related("method").order_by("position")  # type: ignore[attr-defined]
+                for c in self.criteria.select_related("method").order_by("position")
             ],
         }
 

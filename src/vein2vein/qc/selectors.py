@@ -126,12 +126,12 @@ def release_testing(batch_id: int) -> ReleaseTesting:
         .order_by("position")
     )
     by_method: dict[int, list[TestResult]] = defaultdict(list)
-    for r in (
+    for row in (
         TestResult.objects.filter(batch_id=batch_id, sample__purpose="release")
         .select_related("method_version", "criterion", "entered_by", "reviewed_by")
         .order_by("entered_at", "pk")
     ):
-        by_method[r.criterion.method_id].append(r)
+        by_method[row.criterion.method_id].append(row)
     missing_url = reverse("qc:batch", args=[batch_id])
     lines = []
     for c in criteria:
@@ -248,8 +248,8 @@ def worklist(user: User) -> list[WorkItem]:
         )
         for s in samples:
             stage = "in_process" if s.purpose == "in_process" else s.purpose
-            spec_id = latest.get((s.batch.master_record.product_id, stage))
-            for crit in sorted(criteria.get(spec_id or 0, []), key=lambda c: c.position):
+            found = latest.get((s.batch.master_record.product_id, stage))
+            for crit in sorted(criteria.get(found or 0, []), key=lambda c: c.position):
                 if (s.pk, crit.method_id) not in done:
                     items.append(WorkItem("test", s.due_date, s, crit.method.name, None))
     reviews = (

@@ -155,7 +155,7 @@ def method(request: HttpRequest, method_id: int) -> HttpResponse:
     return render(
         request,
         "qc/method.html",
-        {"m": m, "versions": m.versions.select_related("created_by"), "tab": "methods"},  # type: ignore[attr-defined]
+        {"m": m, "versions": m.versions.select_related("created_by"), "tab": "methods"},
     )
 
 
@@ -176,7 +176,7 @@ def specification(request: HttpRequest, spec_id: int) -> HttpResponse:
         "qc/spec.html",
         {
             "spec": spec,
-            "criteria": spec.criteria.select_related("method"),  # type: ignore[attr-defined]
+            "criteria": spec.criteria.select_related("method"),
             "timeline": core_selectors.timeline(*record_ref(spec)),
             "can_approve": spec.status == "draft" and has_perm(user, QcPerm.SPEC_APPROVE),
             "tab": "specs",
@@ -256,8 +256,8 @@ def sample(request: HttpRequest, sample_id: int) -> HttpResponse:
         "qc/sample.html",
         {
             "s": s,
-            "aliquots": s.aliquots.order_by("number"),  # type: ignore[attr-defined]
-            "shipments": s.shipments.select_related("shipped_by"),  # type: ignore[attr-defined]
+            "aliquots": s.aliquots.order_by("number"),
+            "shipments": s.shipments.select_related("shipped_by"),
             "results": selectors.results_for(user).filter(sample=s).order_by("entered_at"),
             "timeline": core_selectors.timeline(*record_ref(s)),
             "can_manage": has_perm(user, QcPerm.SAMPLE_MANAGE, site),
@@ -350,7 +350,7 @@ def _method_choices(s: Sample) -> list[tuple[str, str]]:
         return []
     return [
         (c.method.code, f"{c.method.name} ({c.printed})")
-        for c in spec.criteria.select_related("method").order_by("position")  # type: ignore[attr-defined]
+        for c in spec.criteria.select_related("method").order_by("position")
     ]
 
 
@@ -396,7 +396,7 @@ def result(request: HttpRequest, result_id: int) -> HttpResponse:
         {
             "r": r,
             "oos": oos,
-            "retests": r.retests.select_related("criterion__method"),  # type: ignore[attr-defined]
+            "retests": r.retests.select_related("criterion__method"),
             "gates": (r.details or {}).get("gates", {}),
             "timeline": core_selectors.timeline(*record_ref(r)),
             "can_review": r.status == "awaiting_review"
