@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-GATING = ROOT / ".." / "shared" / "data" / "flow" / "gating_ml"
+GATING = ROOT / "tests" / "data" / "flow" / "gating_ml"  # the copy of ../shared/data
 sys.path.insert(0, str(ROOT / "src"))
 
 
@@ -130,7 +130,7 @@ def main() -> None:
         child(args.child, Path(args.fcs), gml)
         return
     if not gml.is_file():
-        raise SystemExit(f"{gml} not found (the shared data must be next to the checkout)")
+        raise SystemExit(f"{gml} not found (tests/data/flow holds the copy of ../shared/data/flow)")
 
     with tempfile.TemporaryDirectory(prefix="v2v-bench-flow-") as tmp:
         fcs = Path(tmp) / f"bench_{args.events}.fcs"

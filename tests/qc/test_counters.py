@@ -24,16 +24,12 @@ from vein2vein.qc.instruments.counters import (
     parse_counter_file,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cell_counters"
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason="../shared is not next to this checkout"
-)
+# Copies of ../shared/data (tests/data/README.md), so the tests run wherever the repo is checked out.
+SHARED = Path(__file__).resolve().parents[1] / "data" / "cell_counters"
 INSTRUMENT_BY_FOLDER = {"vi_cell_blu": "BECKMAN_VI_CELL_BLU", "nucleoview": "CHEMOMETEC_NUCLEOVIEW"}
 
 
 def _expected_rows() -> list[dict[str, str]]:
-    if not SHARED.is_dir():
-        return []
     with (SHARED / "expected_cell_counts.csv").open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
@@ -70,7 +66,6 @@ def _count(text: str) -> int | None:
     return int(value)
 
 
-@needs_shared
 def test_the_expected_file_lists_every_shared_export() -> None:
     files = {row["input_file"] for row in ROWS}
     on_disk = {
@@ -82,7 +77,6 @@ def test_the_expected_file_lists_every_shared_export() -> None:
     assert len(ROWS) == 30
 
 
-@needs_shared
 @pytest.mark.parametrize(
     "row", ROWS, ids=[f"{row['input_file']}:{row['sample_identifier']}" for row in ROWS]
 )
@@ -104,7 +98,6 @@ def test_each_expected_row_is_reproduced(row: dict[str, str]) -> None:
     assert sample.measured_at == datetime.fromisoformat(row["measurement_time"])
 
 
-@needs_shared
 def test_every_file_gives_exactly_the_expected_samples() -> None:
     expected: dict[str, list[str]] = {}
     for row in ROWS:
@@ -113,7 +106,6 @@ def test_every_file_gives_exactly_the_expected_samples() -> None:
         assert list(_parsed(input_file)) == sample_ids, input_file
 
 
-@needs_shared
 def test_densities_are_exact_decimals_in_cells_per_ml() -> None:
     sample = _parsed("vi_cell_blu/Beckman_Vi-Cell-BLU_example01.csv")["CLB001"]
     assert sample.viable_density_per_ml == Decimal("750000")
@@ -124,7 +116,6 @@ def test_densities_are_exact_decimals_in_cells_per_ml() -> None:
     assert str(nucleoview.dead_density_per_ml) == "74600"
 
 
-@needs_shared
 def test_the_utf16_export_needs_its_bom_detected() -> None:
     """allotropy alone refuses the UTF-16 Vi-CELL BLU export (it assumes UTF-8); with the
     encoding read from the byte-order mark it gives the same samples as the UTF-8 export."""
@@ -157,7 +148,6 @@ def test_the_encoding_is_read_from_the_byte_order_mark(prefix: bytes, encoding: 
     assert detect_encoding(prefix + b"x\x00y\x00") == encoding
 
 
-@needs_shared
 def test_a_utf8_bom_export_imports_too() -> None:
     text = (SHARED / "vi_cell_blu" / "Beckman_Vi-Cell-BLU_example02.csv").read_bytes()
     samples = parse_counter_file(
@@ -209,7 +199,6 @@ def test_an_oversized_file_is_refused_before_parsing() -> None:
     assert "larger than" in error.message
 
 
-@needs_shared
 def test_another_counters_export_is_refused_with_allotropys_reason() -> None:
     content = (SHARED / "nucleoview" / "chemometec_nucleoview_example01.csv").read_bytes()
     error = _refusal(content, "BECKMAN_VI_CELL_BLU", "chemometec_nucleoview_example01.csv")
@@ -219,7 +208,6 @@ def test_another_counters_export_is_refused_with_allotropys_reason() -> None:
     )
 
 
-@needs_shared
 def test_a_wrong_extension_is_refused() -> None:
     content = (SHARED / "vi_cell_blu" / "Beckman_Vi-Cell-BLU_example01.csv").read_bytes()
     error = _refusal(content, "BECKMAN_VI_CELL_BLU", "export.pdf")

@@ -29,25 +29,19 @@ from vein2vein.qc.instruments.flow import (
     read_fcs,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "flow"
+# Copies of ../shared/data (tests/data/README.md), so the tests run wherever the repo is checked out.
+SHARED = Path(__file__).resolve().parents[1] / "data" / "flow"
 GATING = SHARED / "gating_ml"
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason="../shared is not next to this checkout"
-)
 
 
 def _rows() -> list[dict[str, str]]:
-    if not SHARED.is_dir():
-        return []
     with (GATING / "expected_gate_counts.csv").open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
 
 ROWS = _rows()
-EXPECTED_FCS: dict[str, dict[str, object]] = (
-    json.loads((SHARED / "expected_fcs_parsing.json").read_text(encoding="utf-8"))
-    if SHARED.is_dir()
-    else {}
+EXPECTED_FCS: dict[str, dict[str, object]] = json.loads(
+    (SHARED / "expected_fcs_parsing.json").read_text(encoding="utf-8")
 )
 COMPLIANT = [name for name in EXPECTED_FCS if name.endswith(".fcs") and "noncompliant" not in name]
 NONCOMPLIANT = [name for name in EXPECTED_FCS if "noncompliant" in name]
@@ -75,7 +69,6 @@ def _hundredths(text: str) -> Decimal:
 # ---------------------------------------------------------------- gate counts
 
 
-@needs_shared
 def test_the_compliance_set_is_all_there() -> None:
     assert len(ROWS) == 37
     assert {row["gml_file_used_in_flowkit_test"] for row in ROWS} <= {
@@ -83,7 +76,6 @@ def test_the_compliance_set_is_all_there() -> None:
     }
 
 
-@needs_shared
 @pytest.mark.parametrize("row", ROWS, ids=[row["gate_id_to_evaluate"] for row in ROWS])
 def test_each_gate_count_is_reproduced_exactly(row: dict[str, str]) -> None:
     counts = _gated(row["gml_file_used_in_flowkit_test"])
@@ -93,7 +85,6 @@ def test_each_gate_count_is_reproduced_exactly(row: dict[str, str]) -> None:
     assert int(row["total_events"]) == 13367
 
 
-@needs_shared
 @pytest.mark.parametrize("row", ROWS[:5], ids=[row["truth_file"] for row in ROWS[:5]])
 def test_the_count_is_the_truth_files_count(row: dict[str, str]) -> None:
     """The expected counts are the per-event truth files summed (1 = in gate)."""
@@ -102,7 +93,6 @@ def test_the_count_is_the_truth_files_count(row: dict[str, str]) -> None:
     assert len(truth) == int(row["total_events"])
 
 
-@needs_shared
 def test_a_child_gate_counts_against_its_parent() -> None:
     counts = _gated("gml_parent_quadrant_rect_gate.xml")
     child = counts["ParRectangle1"]
@@ -115,7 +105,6 @@ def test_a_child_gate_counts_against_its_parent() -> None:
     )
 
 
-@needs_shared
 def test_root_gates_and_quadrants_have_no_parent() -> None:
     quadrants = _gated("gml_quadrant1_gate.xml")
     assert set(quadrants) == {"FL2N-FL4N", "FL2N-FL4P", "FL2P-FL4N", "FL2P-FL4P"}
@@ -127,7 +116,6 @@ def test_root_gates_and_quadrants_have_no_parent() -> None:
     assert boolean["ParAnd3"].percent_of_parent == Decimal("27.27")  # 120 / 440
 
 
-@needs_shared
 @pytest.mark.parametrize("gml_name", sorted({row["gml_file_used_in_flowkit_test"] for row in ROWS}))
 def test_check_gating_ml_lists_the_gates_that_gate_fcs_counts(gml_name: str) -> None:
     ids = check_gating_ml(_gml(gml_name))
@@ -135,7 +123,6 @@ def test_check_gating_ml_lists_the_gates_that_gate_fcs_counts(gml_name: str) -> 
     assert len(ids) == len(set(ids))
 
 
-@needs_shared
 def test_gate_counts_serialize_with_exact_percentages() -> None:
     as_json = _gated("gml_rect1_gate.xml")["Rectangle1"].as_json()
     assert as_json == {
@@ -150,7 +137,6 @@ def test_gate_counts_serialize_with_exact_percentages() -> None:
 # ---------------------------------------------------------------- reading FCS
 
 
-@needs_shared
 @pytest.mark.parametrize("name", COMPLIANT)
 def test_each_compliant_fcs_file_reads_as_expected(name: str) -> None:
     expected = EXPECTED_FCS[name]
@@ -165,27 +151,23 @@ def test_each_compliant_fcs_file_reads_as_expected(name: str) -> None:
     assert summary.sha256 == hashlib.sha256(_fcs(name)).hexdigest()
 
 
-@needs_shared
 def test_fcs_2_0_3_0_and_3_1_are_all_covered() -> None:
     versions = {read_fcs(_fcs(name)).version for name in COMPLIANT}
     assert versions == {"FCS2.0", "FCS3.0", "FCS3.1"}
 
 
-@needs_shared
 def test_variable_integer_widths_give_the_published_events() -> None:
     expected = EXPECTED_FCS["fcs/variable_int_example.fcs"]["events_flat"]
     data = flow._flow_data(_fcs("fcs/variable_int_example.fcs"))
     assert [int(value) for value in data.events] == expected
 
 
-@needs_shared
 def test_float_data_of_the_attune_parses() -> None:
     summary = read_fcs(_fcs("fcs/G11.fcs"))
     assert (summary.data_type, summary.event_count, summary.channels[0]) == ("F", 5785, "Time")
     assert "GFP-A" in summary.markers
 
 
-@needs_shared
 @pytest.mark.parametrize("name", NONCOMPLIANT)
 def test_noncompliant_fcs_files_are_refused_with_the_reason(name: str) -> None:
     where = "start" if "start" in name else "end"
@@ -214,7 +196,6 @@ def _refused(call, field: str) -> FlowFileError:  # type: ignore[no-untyped-def]
     return error
 
 
-@needs_shared
 @pytest.mark.parametrize(
     ("content", "words"),
     [
@@ -229,28 +210,24 @@ def test_what_is_not_an_fcs_2_or_3_file_is_refused(content: bytes, words: str) -
     assert words in error.message
 
 
-@needs_shared
 def test_a_truncated_fcs_file_is_refused() -> None:
     content = _fcs()
     error = _refused(lambda: read_fcs(content[: len(content) // 2]), "fcs")
     assert "non-compliant FCS file" in error.message
 
 
-@needs_shared
 def test_a_corrupt_header_is_refused() -> None:
     content = bytearray(_fcs())
     content[10:18] = b"  abcdef"  # the TEXT start offset
     _refused(lambda: read_fcs(bytes(content)), "fcs")
 
 
-@needs_shared
 def test_a_missing_required_keyword_is_refused() -> None:
     content = _fcs().replace(b"$TOT", b"$XOT", 1)
     error = _refused(lambda: read_fcs(content), "fcs")
     assert "$TOT" in error.message
 
 
-@needs_shared
 @pytest.mark.parametrize(
     ("keyword", "value", "words"),
     [
@@ -274,7 +251,6 @@ def test_ascii_data_and_histograms_are_refused_by_name(
 SMALL_FCS = SHARED / "fcs" / "variable_int_example.fcs"
 
 
-@needs_shared
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     edits=st.lists(
@@ -305,11 +281,7 @@ def test_mangled_fcs_bytes_give_a_refusal_or_a_summary_never_another_error(
 @settings(max_examples=60, deadline=None)
 @given(junk=st.binary(max_size=300), at=st.integers(min_value=0, max_value=2000))
 def test_mangled_gating_ml_gives_a_refusal_never_another_error(junk: bytes, at: int) -> None:
-    original = (
-        (GATING / "gml" / "gml_quadrant1_gate.xml").read_bytes()
-        if SHARED.is_dir()
-        else b"<gating:Gating-ML/>"
-    )
+    original = (GATING / "gml" / "gml_quadrant1_gate.xml").read_bytes()
     mangled = original[:at] + junk + original[at + len(junk) :]
     try:
         check_gating_ml(mangled)
@@ -346,7 +318,6 @@ def test_a_dtd_or_entity_is_refused_before_flowkit_parses() -> None:
     assert "root:" not in error.message
 
 
-@needs_shared
 def test_a_strategy_on_channels_the_file_lacks_is_refused_naming_them() -> None:
     error = _refused(
         lambda: gate_fcs(_fcs("fcs/G11.fcs"), _gml("gml_quadrant1_gate.xml")), "gating_ml"
@@ -355,12 +326,10 @@ def test_a_strategy_on_channels_the_file_lacks_is_refused_naming_them() -> None:
     assert "BL1-A" in error.message  # the file's channels, so the analyst sees the mismatch
 
 
-@needs_shared
 def test_a_gating_ml_upload_in_place_of_the_fcs_is_refused() -> None:
     _refused(lambda: gate_fcs(_gml("gml_rect1_gate.xml"), _gml("gml_rect1_gate.xml")), "fcs")
 
 
-@needs_shared
 def test_a_strategy_without_gates_is_refused() -> None:
     empty = (
         b'<?xml version="1.0"?>'
@@ -372,7 +341,6 @@ def test_a_strategy_without_gates_is_refused() -> None:
 # ---------------------------------------------------------------- dot plot
 
 
-@needs_shared
 @pytest.mark.parametrize(
     ("gml_name", "gate_id"),
     [
@@ -393,7 +361,6 @@ def test_the_dot_plot_is_a_png(gml_name: str, gate_id: str | None) -> None:
     assert 5_000 < len(png) < 500_000
 
 
-@needs_shared
 def test_the_dot_plot_of_an_unknown_gate_is_refused() -> None:
     error = _refused(
         lambda: dot_plot_png(_fcs(), _gml("gml_rect1_gate.xml"), gate_id="Nope"), "gate_id"
@@ -401,7 +368,6 @@ def test_the_dot_plot_of_an_unknown_gate_is_refused() -> None:
     assert "Rectangle1" in error.message
 
 
-@needs_shared
 def test_gate_and_plot_gives_both_from_one_gating() -> None:
     counts, png = gate_and_plot(_fcs(), _gml("gml_ellipse1_gate.xml"), gate_id="Ellipse1")
     assert counts == _gated("gml_ellipse1_gate.xml")

@@ -15,12 +15,10 @@ from vein2vein import cli
 from vein2vein.qc.instruments.counters import COUNTER_INSTRUMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT / ".." / "shared" / "data"
+# Copies of ../shared/data (tests/data/README.md), so the tests run wherever the repo is checked out.
+SHARED = ROOT / "tests" / "data"
 COUNTERS = SHARED / "cell_counters"
 GATING = SHARED / "flow" / "gating_ml"
-needs_shared = pytest.mark.skipif(
-    not SHARED.is_dir(), reason="../shared is not next to this checkout"
-)
 
 
 def run(*args: str) -> str:
@@ -41,7 +39,6 @@ def test_instruments_list_prints_allotropys_vendor_keys() -> None:
     assert "BECKMAN_VI_CELL_BLU" in lines
 
 
-@needs_shared
 def test_instruments_parse_prints_the_samples_as_json() -> None:
     path = COUNTERS / "vi_cell_blu" / "Beckman_Vi-Cell-BLU_example01_utf16.csv"
     rows = json.loads(run("instruments", "parse", str(path), "--instrument", "BECKMAN_VI_CELL_BLU"))
@@ -60,7 +57,6 @@ def test_instruments_parse_prints_the_samples_as_json() -> None:
     }
 
 
-@needs_shared
 def test_instruments_parse_reads_a_nucleoview_export() -> None:
     path = COUNTERS / "nucleoview" / "chemometec_nucleoview_example02.csv"
     (row,) = json.loads(
@@ -74,7 +70,6 @@ def test_instruments_parse_reads_a_nucleoview_export() -> None:
     assert row["measured_at"] == "2023-11-20T11:03:00-07:00"
 
 
-@needs_shared
 def test_instruments_parse_refuses_an_unknown_instrument() -> None:
     path = COUNTERS / "vi_cell_blu" / "Beckman_Vi-Cell-BLU_example01.csv"
     with pytest.raises(CommandError, match="unknown cell counter 'VI_CELL'"):
@@ -96,7 +91,6 @@ def test_instruments_parse_refuses_an_unreadable_export(tmp_path: Path) -> None:
         run("instruments", "parse", str(bad), "--instrument", "BECKMAN_VI_CELL_BLU")
 
 
-@needs_shared
 def test_flow_gate_prints_gate_id_to_event_count() -> None:
     counts = json.loads(
         run(
@@ -111,7 +105,6 @@ def test_flow_gate_prints_gate_id_to_event_count() -> None:
     assert counts == {"FL2N-FL4N": 5148, "FL2N-FL4P": 238, "FL2P-FL4N": 7361, "FL2P-FL4P": 620}
 
 
-@needs_shared
 def test_flow_gate_detail_prints_parents_and_percentages() -> None:
     counts = json.loads(
         run(
@@ -133,7 +126,6 @@ def test_flow_gate_detail_prints_parents_and_percentages() -> None:
     }
 
 
-@needs_shared
 def test_flow_read_prints_the_header() -> None:
     summary = json.loads(run("flow", "read", "--fcs", str(SHARED / "flow" / "fcs" / "G11.fcs")))
     assert (summary["version"], summary["event_count"], len(summary["channels"])) == (
@@ -143,7 +135,6 @@ def test_flow_read_prints_the_header() -> None:
     )
 
 
-@needs_shared
 def test_flow_plot_writes_a_png(tmp_path: Path) -> None:
     out = tmp_path / "plot.png"
     printed = run(
@@ -160,7 +151,6 @@ def test_flow_plot_writes_a_png(tmp_path: Path) -> None:
     assert "bytes" in printed
 
 
-@needs_shared
 def test_flow_gate_refuses_a_noncompliant_file_naming_it() -> None:
     fcs = SHARED / "flow" / "fcs" / "noncompliant" / "data_stop_offset_discrepancy_example.fcs"
     with pytest.raises(CommandError, match=r"data_stop_offset.*non-compliant FCS file"):
@@ -174,7 +164,6 @@ def test_flow_gate_refuses_a_noncompliant_file_naming_it() -> None:
         )
 
 
-@needs_shared
 def test_flow_gate_refuses_bad_gating_ml_naming_that_file(tmp_path: Path) -> None:
     bad = tmp_path / "strategy.xml"
     bad.write_bytes(b"<gating")
@@ -182,7 +171,6 @@ def test_flow_gate_refuses_bad_gating_ml_naming_that_file(tmp_path: Path) -> Non
         run("flow", "gate", "--fcs", str(GATING / "data1.fcs"), "--gating-ml", str(bad))
 
 
-@needs_shared
 def test_the_console_script_exits_non_zero_with_a_message_not_a_traceback(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
