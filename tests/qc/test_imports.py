@@ -15,8 +15,11 @@ from vein2vein.core.errors import DomainError
 from vein2vein.qc import services
 from vein2vein.qc.demo import GATING_ML, demo_fcs
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-VICELL = SHARED / "cell_counters" / "vi_cell_blu" / "Beckman_Vi-Cell-BLU_example01_utf16.csv"
+_EXPORT = Path("cell_counters") / "vi_cell_blu" / "Beckman_Vi-Cell-BLU_example01_utf16.csv"
+# The copy in tests/data when there is one, else ../shared/data next to the checkout.
+_COPY = Path(__file__).resolve().parents[1] / "data"
+_SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+VICELL = _COPY / _EXPORT if (_COPY / _EXPORT).is_file() else _SHARED / _EXPORT
 
 
 @pytest.mark.skipif(not VICELL.is_file(), reason="../shared is not next to this checkout")

@@ -115,3 +115,53 @@ def test_the_specification_is_approved_by_signature_and_supersedes(lab: Lab) -> 
             criteria=[{"method": "ENDO", "kind": "at_most", "unit": "EU/mL"}],
         )
     assert exc.value.field == "criteria" and "high" in exc.value.message
+
+
+def test_the_worklist_of_an_analyst_sorted_by_due_date(lab: Lab) -> None:
+    import datetime as dt
+
+    from vein2vein.qc import selectors
+
+    today = lab.m.w.today()
+    late = services.register_sample(
+        actor=lab.analyst,
+        batch_id=lab.batch.pk,
+        purpose="release",
+        volume="1",
+        unit="mL",
+        assigned_to_id=lab.analyst.pk,
+        due_date=today + dt.timedelta(days=5),
+    )
+    soon = services.register_sample(
+        actor=lab.analyst,
+        batch_id=lab.batch.pk,
+        purpose="release",
+        volume="1",
+        unit="mL",
+        assigned_to_id=lab.analyst.pk,
+        due_date=today + dt.timedelta(days=1),
+    )
+    r = services.enter_result(actor=lab.analyst, sample_id=soon.pk, method="ENDO", value="0.1")
+    mine = selectors.worklist(lab.analyst)
+    assert [i.sample.number for i in mine][:5] == [soon.number] * 5  # ENDO is done
+    assert {i.test for i in mine if i.sample == soon} == {
+        "Appearance",
+        "Cell viability",
+        "CAR expression",
+        "Sterility (rapid)",
+        "Vector copy number",
+    }
+    assert {i.sample for i in mine} == {soon, late}
+    assert all(i.kind == "test" for i in mine)  # never their own result to review
+    theirs = selectors.worklist(lab.analyst2)
+    assert [(i.kind, i.result) for i in theirs] == [("review", r)]
+    with pytest.raises(ValidationFailed) as exc:
+        services.register_sample(
+            actor=lab.analyst,
+            batch_id=lab.batch.pk,
+            purpose="release",
+            volume="1",
+            unit="mL",
+            assigned_to_id=lab.m.operator.pk,
+        )
+    assert exc.value.field == "assigned_to_id"
