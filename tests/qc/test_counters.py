@@ -24,7 +24,7 @@ from vein2vein.qc.instruments.counters import (
     parse_counter_file,
 )
 
-# Copies of ../shared/data (tests/data/README.md), so the tests run wherever the repo is checked out.
+# Copies of ../shared/data (tests/data/README.md): the tests run wherever the repo is.
 SHARED = Path(__file__).resolve().parents[1] / "data" / "cell_counters"
 INSTRUMENT_BY_FOLDER = {"vi_cell_blu": "BECKMAN_VI_CELL_BLU", "nucleoview": "CHEMOMETEC_NUCLEOVIEW"}
 

@@ -29,7 +29,7 @@ from vein2vein.qc.instruments.flow import (
     read_fcs,
 )
 
-# Copies of ../shared/data (tests/data/README.md), so the tests run wherever the repo is checked out.
+# Copies of ../shared/data (tests/data/README.md): the tests run wherever the repo is.
 SHARED = Path(__file__).resolve().parents[1] / "data" / "flow"
 GATING = SHARED / "gating_ml"
 

@@ -15,7 +15,7 @@ from vein2vein import cli
 from vein2vein.qc.instruments.counters import COUNTER_INSTRUMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
-# Copies of ../shared/data (tests/data/README.md), so the tests run wherever the repo is checked out.
+# Copies of ../shared/data (tests/data/README.md): the tests run wherever the repo is.
 SHARED = ROOT / "tests" / "data"
 COUNTERS = SHARED / "cell_counters"
 GATING = SHARED / "flow" / "gating_ml"
