@@ -15,14 +15,13 @@ from vein2vein.core.errors import DomainError
 from vein2vein.qc import services
 from vein2vein.qc.demo import GATING_ML, demo_fcs
 
-_EXPORT = Path("cell_counters") / "vi_cell_blu" / "Beckman_Vi-Cell-BLU_example01_utf16.csv"
-# The copy in tests/data when there is one, else ../shared/data next to the checkout.
-_COPY = Path(__file__).resolve().parents[1] / "data"
-_SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-VICELL = _COPY / _EXPORT if (_COPY / _EXPORT).is_file() else _SHARED / _EXPORT
+# The copy of ../shared/data in tests/data (tests/data/README.md).
+VICELL = (
+    Path(__file__).resolve().parents[1]
+    / "data/cell_counters/vi_cell_blu/Beckman_Vi-Cell-BLU_example01_utf16.csv"
+)
 
 
-@pytest.mark.skipif(not VICELL.is_file(), reason="../shared is not next to this checkout")
 def test_a_counter_export_becomes_results_with_the_file(lab: Lab) -> None:
     content = VICELL.read_bytes()
     made = services.import_counter_results(

@@ -112,6 +112,14 @@ def test_printed() -> None:
     )
 
 
+def test_limits_read_back_from_a_fixed_scale_column_print_without_its_padding() -> None:
+    padded = Criterion(CriterionKind.AT_LEAST, low=Decimal("20.0000000000"), unit="%")
+    assert padded.printed() == "≥ 20 %"
+    assert evaluate(padded, value="42.41", unit="%").message == "42.41 % meets ≥ 20 %"
+    edge = Criterion(CriterionKind.RANGE, Decimal("0.5000000000"), Decimal("100"), "%")
+    assert edge.printed() == "0.5 to 100 %"
+
+
 decimals = st.decimals(min_value=-(10**9), max_value=10**9, allow_nan=False, places=4)
 
 

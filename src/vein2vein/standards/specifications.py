@@ -67,6 +67,15 @@ def plain(value: Decimal) -> str:
     return text
 
 
+def limit_text(value: Decimal) -> str:
+    """A limit as printed: without the zeros a fixed-scale column pads it with (a limit of 20
+    read back from the database is 20.0000000000; it prints "20")."""
+    text = plain(value)
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
 def decimal(value: object, field: str = "value") -> Decimal:
     """A finite Decimal from a Decimal, an int or a numeric string (never a float)."""
     if isinstance(value, bool | float):
@@ -142,13 +151,13 @@ class Criterion:
         unit = f" {self.unit}" if self.unit else ""
         if self.kind == CriterionKind.RANGE:
             assert self.low is not None and self.high is not None
-            return f"{plain(self.low)} to {plain(self.high)}{unit}"
+            return f"{limit_text(self.low)} to {limit_text(self.high)}{unit}"
         if self.kind == CriterionKind.AT_LEAST:
             assert self.low is not None
-            return f"≥ {plain(self.low)}{unit}"
+            return f"≥ {limit_text(self.low)}{unit}"
         if self.kind == CriterionKind.AT_MOST:
             assert self.high is not None
-            return f"≤ {plain(self.high)}{unit}"
+            return f"≤ {limit_text(self.high)}{unit}"
         if self.kind == CriterionKind.PASS_FAIL:
             return "pass"
         if self.kind == CriterionKind.NOT_DETECTED:
