@@ -63,6 +63,7 @@ USERS = (
     DemoUser("verifier", "Victor Vance", Role.VERIFIER, "MFG-PHL"),
     DemoUser("supervisor", "Sofia Sato", Role.SUPERVISOR, "MFG-PHL"),
     DemoUser("qc", "Quinn Chen", Role.QC_ANALYST, "MFG-PHL"),
+    DemoUser("qc2", "Kai Kimura", Role.QC_ANALYST, "MFG-PHL"),  # the second pair of eyes
     DemoUser("qa", "Rita Reyes", Role.QA_REVIEWER, "MFG-PHL"),
     DemoUser("qa_approver", "Amara Appiah", Role.QA_APPROVER, "MFG-PHL"),
     DemoUser("logistics", "Luis Lopez", Role.LOGISTICS, "MFG-PHL"),

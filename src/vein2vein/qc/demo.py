@@ -13,7 +13,8 @@ the specification and a batch's samples are made once.
   specification (1.2 EU/mL > 0.5), so its OOS investigation is open in phase I; the other
   results wait for review.
 - LUH-1008's batch: every release test resulted (the ARI0001/02 lot's published values) and
-  reviewed by Sofia Sato with her signature, all within specification: ready for release.
+  reviewed by Kai Kimura (qc2), the second QC analyst, with a signature, all within
+  specification: ready for release.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ IN_SPEC: dict[str, dict[str, str]] = {
 
 
 def _users() -> dict[str, User]:
-    names = ("supervisor", "qa_approver", "qc")
+    names = ("supervisor", "qa_approver", "qc", "qc2")
     return {u.username: u for u in User.objects.filter(username__in=names)}
 
 
@@ -208,7 +209,7 @@ def _usable(tag: str) -> str:
 
 
 def _test_batch(b: Any, users: dict[str, User], *, oos: bool) -> None:
-    qc, sup = users["qc"], users["supervisor"]
+    qc = users["qc"]
     drawn = [s for s in mfg_selectors.samples_of(b) if s.sample_type == "release"]
     sample = services.register_sample(
         actor=qc,
@@ -258,7 +259,7 @@ def _test_batch(b: Any, users: dict[str, User], *, oos: bool) -> None:
                 **args,  # type: ignore[arg-type]
             )
         if not oos:
-            services.review_result(actor=sup, result_id=r.pk, password=DEMO_PASSWORD)
+            services.review_result(actor=users["qc2"], result_id=r.pk, password=DEMO_PASSWORD)
 
 
 def demo_fcs() -> bytes:
