@@ -23,7 +23,7 @@ from vein2vein.core.errors import DomainError
 from vein2vein.core.models import Site, User
 from vein2vein.core.permissions import has_perm
 from vein2vein.core.views import needs
-from vein2vein.web.actions import form_action
+from vein2vein.web.actions import titled_form_action
 from vein2vein.web.lists import list_page
 
 from . import forms as ef
@@ -51,36 +51,9 @@ def _sites_where(user: User, perm: str) -> Any:
     return Site.objects.filter(pk__in=ids).order_by("code")
 
 
-def _form_page(
-    request: HttpRequest,
-    *,
-    form: forms.Form,
-    title: str,
-    submit: str,
-    run: Callable[[dict[str, Any]], Any],
-    back: str,
-    done: str,
-    intro: str = "",
-    signs: bool = False,
-    multipart: bool = False,
-) -> HttpResponse:
+def _form_page(request: HttpRequest, **page: Any) -> HttpResponse:
     """GET shows the form; POST runs the service: success redirects, a refusal shows 4xx."""
-    return form_action(
-        request,
-        form,
-        lambda data: run(dict(data)),
-        template="equipment/form.html",
-        context={
-            "title": title,
-            "submit": submit,
-            "back": back,
-            "intro": intro,
-            "signs": signs,
-            "multipart": multipart,
-        },
-        success=lambda result: result if isinstance(result, str) else back,
-        done=done,
-    )
+    return titled_form_action(request, template="equipment/form.html", **page)
 
 
 def _unit_step(

@@ -22,7 +22,7 @@ from vein2vein.core.models import User
 from vein2vein.core.permissions import has_perm
 from vein2vein.core.views import needs
 from vein2vein.manufacturing import selectors as mfg_selectors
-from vein2vein.web.actions import form_action
+from vein2vein.web.actions import titled_form_action
 from vein2vein.web.lists import list_page
 
 from . import forms as qf
@@ -43,35 +43,9 @@ def _files(request: HttpRequest) -> Any:
     return request.FILES if request.method == "POST" else None
 
 
-def _form_page(
-    request: HttpRequest,
-    *,
-    form: forms.Form,
-    title: str,
-    submit: str,
-    run: Callable[[dict[str, Any]], Any],
-    back: str,
-    done: str,
-    intro: str = "",
-    signs: bool = False,
-    multipart: bool = False,
-) -> HttpResponse:
-    return form_action(
-        request,
-        form,
-        lambda data: run(dict(data)),
-        template="qc/form.html",
-        context={
-            "title": title,
-            "submit": submit,
-            "back": back,
-            "intro": intro,
-            "signs": signs,
-            "multipart": multipart,
-        },
-        success=lambda result: result if isinstance(result, str) else back,
-        done=done,
-    )
+def _form_page(request: HttpRequest, **page: Any) -> HttpResponse:
+    """GET shows the form; POST runs the service: success redirects, a refusal shows 4xx."""
+    return titled_form_action(request, template="qc/form.html", **page)
 
 
 def _visible_batch(user: User, batch_id: int) -> Any:

@@ -54,6 +54,40 @@ def form_action(
     return render(request, template, {"form": form, **(context or {})}, status=outcome.status)
 
 
+def titled_form_action(
+    request: HttpRequest,
+    *,
+    template: str,
+    form: forms.Form,
+    title: str,
+    submit: str,
+    run: Callable[[dict[str, Any]], Any],
+    back: str,
+    done: str,
+    intro: str = "",
+    signs: bool = False,
+    multipart: bool = False,
+) -> HttpResponse:
+    """`form_action` for an app's one generic form page (title, intro, submit label, back
+    link, signing note): success goes to the URL the service's caller returns, else `back`."""
+    return form_action(
+        request,
+        form,
+        lambda data: run(dict(data)),
+        template=template,
+        context={
+            "title": title,
+            "submit": submit,
+            "back": back,
+            "intro": intro,
+            "signs": signs,
+            "multipart": multipart,
+        },
+        success=lambda result: result if isinstance(result, str) else back,
+        done=done,
+    )
+
+
 def button_action(
     request: HttpRequest,
     call: Callable[[], T],
