@@ -18,7 +18,7 @@ from vein2vein.core.errors import (
     SignatureRefused,
     ValidationFailed,
 )
-from vein2vein.core.models import Signature
+from vein2vein.core.models import AuditEvent, Signature
 from vein2vein.equipment import services as equipment
 from vein2vein.qc import services
 from vein2vein.qc.models import OosInvestigation, TestResult
@@ -147,6 +147,8 @@ def test_a_second_analyst_reviews_with_a_signature(lab: Lab) -> None:
     assert (r.status, r.reviewed_by) == ("reviewed", lab.analyst2)
     sig = Signature.objects.get(record_type="qc.testresult", record_id=str(r.pk))
     assert sig.meaning == "reviewed"
+    event = AuditEvent.objects.filter(action="qc.result.reviewed").get()
+    assert set(event.changes) == {"status", "reviewed_by", "reviewed_at"}  # all it stored
     assert verify_chain().ok
 
 
@@ -181,6 +183,8 @@ def test_invalidation_needs_a_reason_and_qa_approval(lab: Lab) -> None:
         lab.qa,
     )
     assert Signature.objects.filter(record_id=str(r.pk), meaning="approved").exists()
+    event = AuditEvent.objects.filter(action="qc.result.invalidated").get()
+    assert set(event.changes) == {"status", "invalidated_by", "invalidated_at"}
     assert verify_chain().ok
 
 

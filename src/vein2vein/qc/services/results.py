@@ -310,6 +310,7 @@ def review_result(
             changes={
                 "status": {"old": ResultStatus.AWAITING_REVIEW, "new": ResultStatus.REVIEWED},
                 "reviewed_by": {"old": None, "new": actor.pk},
+                "reviewed_at": {"old": None, "new": r.reviewed_at},
             },
             reason=note,
         )
@@ -389,6 +390,7 @@ def approve_invalidation(
             changes={
                 "status": {"old": ResultStatus.INVALIDATION_REQUESTED, "new": r.status},
                 "invalidated_by": {"old": None, "new": actor.pk},
+                "invalidated_at": {"old": None, "new": r.invalidated_at},
             },
             reason=r.invalidation_reason,
         )
