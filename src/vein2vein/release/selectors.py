@@ -240,13 +240,13 @@ def _testing_item(b: Batch, testing: Any) -> tuple[ReadinessItem, bool]:
     )
 
 
-def batch_deviations(b: Batch, entries: list[StepEntry], extra_ids: tuple[int, ...] = ()) -> Q:
+def batch_deviations(b: Batch, entries: list[StepEntry], extra_ids: tuple[int, ...] = ()) -> Any:
     """The deviations of a batch: raised from it, its order or one of its entries (by number),
     linked to it, or QC's OOS investigations of its results."""
     ref_type, ref_id = record_ref(b)
     numbers = {e.deviation for e in entries if e.deviation}
     entry_ids = [str(e.pk) for e in entries]
-    about = (
+    about: Any = (
         Q(source_type=ref_type, source_id=ref_id)
         | Q(number__in=numbers)
         | Q(source_type="manufacturing.stepentry", source_id__in=entry_ids)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -89,7 +89,7 @@ def batch_release(request: HttpRequest, batch_id: int) -> HttpResponse:
                 request=request,
             ),
         )
-        if outcome.done:
+        if outcome.done and outcome.result is not None:
             messages.success(
                 request,
                 f"Batch {b.number}: {outcome.result.get_decision_display().lower()}, signed.",
@@ -136,7 +136,7 @@ def issue_certificate(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 
 @needs(RelPerm.VIEW)
-def download_certificate(request: HttpRequest, batch_id: int) -> HttpResponse:
+def download_certificate(request: HttpRequest, batch_id: int) -> HttpResponse | FileResponse:
     """The stored PDF: the latest version, or `?version=`."""
     b = _batch(request, batch_id)
     asked = request.GET.get("version", "")

@@ -36,7 +36,7 @@ from ..permissions import RelPerm
 
 ACTION = "release.disposition"
 
-MEANINGS = {
+MEANINGS: dict[str, SignatureMeaning] = {
     Decision.RELEASE: SignatureMeaning.RELEASED,
     Decision.REJECT: SignatureMeaning.REJECTED,
     Decision.HOLD: SignatureMeaning.APPROVED,
@@ -170,7 +170,7 @@ def dispose(
             if checked is not None:
                 d.physician_file_name = checked.original_name
                 d.physician_file_sha256 = checked.sha256
-                d.physician_file.save(checked.stored_name, physician_file, save=False)  # type: ignore[arg-type]
+                d.physician_file.save(checked.stored_name, physician_file, save=False)
                 stored = d.physician_file.name or ""
             d.save(force_insert=True)
             audit.append_event(
