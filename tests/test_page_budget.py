@@ -54,6 +54,10 @@ EXCLUDED = {
     "chain/orders/<int:order_id>/receipt/disposition/": "no quarantined receipt in the demo",
     # Removing a record's link to a deviation: the demo links no record to a deviation.
     "quality/deviation-links/<int:pk>/<slug:step>/": "no deviation link in the demo",
+    # A certificate of analysis exists once a batch is released: the demo releases LUH-1008's
+    # batch only when it is ready (on a fresh demo it stops at the activation timer).
+    "release/batches/<int:batch_id>/certificate.pdf": "no released batch in a fresh demo",
+    "api/v1/release/batches/<int:batch_id>/certificate.pdf": "no released batch in a fresh demo",
 }
 
 # Query strings a read needs (its required filters), by route name.
@@ -186,6 +190,15 @@ FILLERS: dict[str | tuple[str, str], Callable[[], str]] = {
     "entry_id": _pk("manufacturing.StepEntry"),
     "mbr_id": _pk("manufacturing.MasterRecord"),
     "master_record_id": _pk("manufacturing.MasterRecord"),
+    # qc
+    "method_id": _pk("qc.TestMethod", "versions"),
+    "spec_id": _pk("qc.Specification", "criteria"),
+    "sample_id": _pk("qc.Sample", "results"),
+    "shipment_id": _pk("qc.Shipment"),
+    ("qc:result_file", "result_id"): _pk("qc.TestResult", file_sha256__gt=""),
+    ("qc:result_plot", "result_id"): _pk("qc.TestResult", file_sha256__gt=""),
+    "result_id": _pk("qc.TestResult"),
+    "oos_id": _pk("qc.OosInvestigation"),
     # web
     "slug": lambda: "qc",  # an area not built yet
 }

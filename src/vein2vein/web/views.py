@@ -12,7 +12,9 @@ from vein2vein.documents.dashboard import panel as documents_panel
 from vein2vein.equipment.dashboard import panel as equipment_panel
 from vein2vein.manufacturing.dashboard import panel as manufacturing_panel
 from vein2vein.materials.dashboard import panel as materials_panel
+from vein2vein.qc.dashboard import panel as qc_panel
 from vein2vein.quality.dashboard import panel as quality_panel
+from vein2vein.release.dashboard import panel as release_panel
 from vein2vein.training.dashboard import panel as training_panel
 
 from .navigation import AREAS, AREAS_BY_SLUG
@@ -26,6 +28,8 @@ DASHBOARD_PANELS = (
     equipment_panel,
     chain_panel,
     manufacturing_panel,
+    qc_panel,
+    release_panel,
 )
 
 

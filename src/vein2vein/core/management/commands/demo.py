@@ -19,6 +19,8 @@ APP_DEMOS = (
     "vein2vein.equipment.demo",
     "vein2vein.chain.demo",
     "vein2vein.manufacturing.demo",
+    "vein2vein.qc.demo",
+    "vein2vein.release.demo",
 )
 
 
