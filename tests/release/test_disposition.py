@@ -192,3 +192,11 @@ def test_services_dispose_is_keyword_only() -> None:
     params = inspect.signature(services.dispose).parameters.values()
     assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params)
     _ = PASSWORD
+
+
+def test_only_a_disposition_carries_the_exceptional_release_meaning() -> None:
+    """The general Sign… route could sign a site 'released exceptionally' (found in review)."""
+    from vein2vein.core.signing import signable_types
+
+    carriers = [t for t, s in signable_types().items() if "exceptional_release" in s.meanings]
+    assert carriers == ["release.disposition"]

@@ -233,10 +233,12 @@ def last_editor(record: models.Model) -> User | None:
     return event.actor if event is not None else None
 
 
-# A site's master data is the general route's own record: any meaning, by roles held there.
+# A site's master data is the general route's own record: any meaning, by roles held there,
+# except an exceptional release, which only a batch's disposition carries (release app).
+_SITE_MEANINGS = [m for m in SignatureMeaning.values if m != SignatureMeaning.EXCEPTIONAL_RELEASE]
 signable(
-    meanings=SignatureMeaning.values,
-    general=SignatureMeaning.values,
+    meanings=_SITE_MEANINGS,
+    general=_SITE_MEANINGS,
     site=lambda site: site,
     performer=lambda site: performed_signer(site) or last_editor(site),
 )(Site)
