@@ -19,6 +19,7 @@ from vein2vein.manufacturing import demo, services
 from vein2vein.manufacturing.management.commands import simulate
 from vein2vein.manufacturing.models import Batch, StepEntry
 from vein2vein.materials.models import Lot
+from vein2vein.release.selectors import current_disposition
 
 
 def test_simulate_two_orders_then_resume(db, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -46,8 +47,12 @@ def test_simulate_two_orders_then_resume(db, capsys, monkeypatch) -> None:  # ty
     assert StepEntry.objects.filter(batch__in=batches).count() >= 2 * 40
     gap = batches[1].started_at - batches[0].started_at
     assert dt.timedelta(hours=23) < gap < dt.timedelta(hours=25)  # a day apart
-    # The demo's own completed batch (LUH-1008) runs to completion on the same clock.
-    assert Batch.objects.filter(status="completed").count() == 3
+    # The demo's own batch (LUH-1008) runs to completion on the same clock; the release demo
+    # then reviews it by exception (it disposes of it only when ready, which it is not here).
+    luh = Batch.objects.get(order__patient__site_patient_id="LUH-1008")
+    d = current_disposition(luh.pk)
+    assert (luh.status, d) == ("reviewed", None)
+    assert Batch.objects.filter(status="completed").count() == 2
 
     # Time order: the chain's order is the clock's, nothing stamped in the future.
     times = list(AuditEvent.objects.order_by("seq").values_list("occurred_at", flat=True))

@@ -25,26 +25,26 @@ from .schemas import (
     CounterImportForm,
     CriterionOut,
     FlowImportForm,
+    InvalidationReasonIn,
     MethodIn,
     MethodOut,
     MethodVersionIn,
     MethodVersionOut,
     OosOut,
     PhaseIIn,
-    ReasonIn,
-    ReceiveIn,
+    QcSampleOut,
+    QcSignIn,
     ReleaseLineOut,
     ReleaseTestingOut,
     ResultFilter,
     ResultIn,
     ResultOut,
-    ReviewIn,
+    ResultReviewIn,
     SampleFilter,
     SampleIn,
-    SampleOut,
+    SampleReceiptIn,
     ShipIn,
     ShipmentOut,
-    SignIn,
     SpecificationIn,
     SpecificationOut,
     SummaryIn,
@@ -108,8 +108,8 @@ def _spec_out(s: Specification) -> SpecificationOut:
     )
 
 
-def _sample_out(s: Sample) -> SampleOut:
-    return SampleOut(
+def _sample_out(s: Sample) -> QcSampleOut:
+    return QcSampleOut(
         id=s.pk,
         number=s.number,
         batch=s.batch.number,
@@ -237,7 +237,9 @@ def create_specification(
 
 
 @router.post("/specifications/{spec_id}/approve", response={200: SpecificationOut, **ERRORS})
-def approve_specification(request: HttpRequest, spec_id: int, payload: SignIn) -> SpecificationOut:
+def approve_specification(
+    request: HttpRequest, spec_id: int, payload: QcSignIn
+) -> SpecificationOut:
     s = services.approve_specification(
         actor=api_user(request), specification_id=spec_id, request=request, **payload.dict()
     )
@@ -245,21 +247,21 @@ def approve_specification(request: HttpRequest, spec_id: int, payload: SignIn) -
 
 
 # --- samples --------------------------------------------------------------------------------
-@router.get("/samples", response={200: list[SampleOut], **ERRORS})
-def list_samples(request: HttpRequest, filters: Query[SampleFilter]) -> list[SampleOut]:
+@router.get("/samples", response={200: list[QcSampleOut], **ERRORS})
+def list_samples(request: HttpRequest, filters: Query[SampleFilter]) -> list[QcSampleOut]:
     user = _reader(request)
     rows = api_rows(SampleFilterSet, filters, selectors.samples_for(user), request)
     return [_sample_out(s) for s in page_of(rows.order_by("-created_at"), filters)]
 
 
-@router.post("/samples", response={201: SampleOut, **ERRORS})
-def register_sample(request: HttpRequest, payload: SampleIn) -> Status[SampleOut]:
+@router.post("/samples", response={201: QcSampleOut, **ERRORS})
+def register_sample(request: HttpRequest, payload: SampleIn) -> Status[QcSampleOut]:
     s = services.register_sample(actor=api_user(request), **payload.dict())
     return Status(201, _sample_out(s))
 
 
-@router.post("/samples/{sample_id}/aliquots", response={201: SampleOut, **ERRORS})
-def make_aliquot(request: HttpRequest, sample_id: int, payload: AliquotIn) -> Status[SampleOut]:
+@router.post("/samples/{sample_id}/aliquots", response={201: QcSampleOut, **ERRORS})
+def make_aliquot(request: HttpRequest, sample_id: int, payload: AliquotIn) -> Status[QcSampleOut]:
     s = services.make_aliquot(actor=api_user(request), sample_id=sample_id, **payload.dict())
     return Status(201, _sample_out(s))
 
@@ -271,7 +273,7 @@ def ship_sample(request: HttpRequest, sample_id: int, payload: ShipIn) -> Status
 
 
 @router.post("/shipments/{shipment_id}/receipt", response={200: ShipmentOut, **ERRORS})
-def receive_sample(request: HttpRequest, shipment_id: int, payload: ReceiveIn) -> ShipmentOut:
+def receive_sample(request: HttpRequest, shipment_id: int, payload: SampleReceiptIn) -> ShipmentOut:
     sh = services.receive_sample(actor=api_user(request), shipment_id=shipment_id, **payload.dict())
     return _shipment_out(sh)
 
@@ -303,21 +305,23 @@ def get_result(request: HttpRequest, result_id: int) -> ResultOut:
 
 
 @router.post("/results/{result_id}/review", response={200: ResultOut, **ERRORS})
-def review_result(request: HttpRequest, result_id: int, payload: ReviewIn) -> ResultOut:
+def review_result(request: HttpRequest, result_id: int, payload: ResultReviewIn) -> ResultOut:
     user = api_user(request)
     services.review_result(actor=user, result_id=result_id, request=request, **payload.dict())
     return _one_result(user, result_id)
 
 
 @router.post("/results/{result_id}/invalidation", response={200: ResultOut, **ERRORS})
-def request_invalidation(request: HttpRequest, result_id: int, payload: ReasonIn) -> ResultOut:
+def request_invalidation(
+    request: HttpRequest, result_id: int, payload: InvalidationReasonIn
+) -> ResultOut:
     user = api_user(request)
     services.request_invalidation(actor=user, result_id=result_id, **payload.dict())
     return _one_result(user, result_id)
 
 
 @router.post("/results/{result_id}/invalidation/approve", response={200: ResultOut, **ERRORS})
-def approve_invalidation(request: HttpRequest, result_id: int, payload: SignIn) -> ResultOut:
+def approve_invalidation(request: HttpRequest, result_id: int, payload: QcSignIn) -> ResultOut:
     user = api_user(request)
     services.approve_invalidation(
         actor=user, result_id=result_id, request=request, **payload.dict()

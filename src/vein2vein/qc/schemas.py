@@ -97,15 +97,15 @@ class SpecificationOut(Schema):
     criteria: list[CriterionOut]
 
 
-class SignIn(Schema):
+class QcSignIn(Schema):
     password: str = Field(..., max_length=200)
 
 
-class ReviewIn(SignIn):
+class ResultReviewIn(QcSignIn):
     comment: str = Field("", max_length=2000)
 
 
-class ReasonIn(Schema):
+class InvalidationReasonIn(Schema):
     reason: str = Field(..., max_length=2000)
 
 
@@ -131,7 +131,7 @@ class ShipIn(Schema):
     packet: str = Field(..., max_length=10_000)
 
 
-class ReceiveIn(Schema):
+class SampleReceiptIn(Schema):
     received_by: str = Field(..., max_length=200)
     condition_on_arrival: str = Field(..., max_length=10_000)
 
@@ -148,7 +148,7 @@ class ShipmentOut(Schema):
     condition_on_arrival: str
 
 
-class SampleOut(Schema):
+class QcSampleOut(Schema):
     id: int
     number: str
     batch: str

@@ -15,7 +15,7 @@ from vein2vein.core.actors import api_user
 from vein2vein.core.api import ERRORS
 from vein2vein.core.errors import NotFound
 from vein2vein.core.models import User
-from vein2vein.core.pagination import page_of
+from vein2vein.core.pagination import Page, page_of
 from vein2vein.core.permissions import require
 from vein2vein.manufacturing.selectors import batches_for
 from vein2vein.web.lists import api_rows
@@ -117,9 +117,10 @@ def readiness(request: HttpRequest, batch_id: int) -> ReadinessOut:
 
 
 @router.get("/batches/{int:batch_id}/dispositions", response={200: list[DispositionOut], **ERRORS})
-def dispositions(request: HttpRequest, batch_id: int) -> list[DispositionOut]:
+def dispositions(request: HttpRequest, batch_id: int, page: Query[Page]) -> list[DispositionOut]:
+    """The batch's dispositions, oldest first (a hold, then its release or reject)."""
     pk = _batch_id(api_user(request), batch_id)
-    return [_disposition_out(d) for d in selectors.dispositions_of(pk)]
+    return [_disposition_out(d) for d in page_of(selectors.dispositions_of(pk), page)]
 
 
 @router.post("/batches/{int:batch_id}/disposition", response={201: DispositionOut, **ERRORS})
